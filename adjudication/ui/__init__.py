@@ -1,0 +1,1 @@
+"""Qt forms of the review process."""

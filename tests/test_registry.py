@@ -1,0 +1,178 @@
+"""The registry database on real backends: migrations, SQLite settings, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, inspect, select, text
+
+from workbench.cases import NewCase, create_case, get_case, update_case
+from workbench.domain import Condition, Sex
+from workbench.registry.db import Registry, schema_revision, upgrade
+from workbench.registry.errors import ConflictError, RegistryUnavailableError
+from workbench.registry.models import AuditEvent, Base, Case
+from workbench.users import Actor
+
+
+def _new_case(registry_id: str = "PML-0001") -> NewCase:
+    return NewCase(registry_id, "NL-AMS", Sex.FEMALE, "40-49", Condition.MS_NATALIZUMAB)
+
+
+def test_migrations_build_exactly_the_models(registry: Registry) -> None:
+    with registry.engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == []
+    tables = set(inspect(registry.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    current, head = schema_revision(registry.engine)
+    assert current == head
+
+
+def test_upgrade_is_idempotent(registry: Registry) -> None:
+    assert upgrade(registry.engine) is False
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(sqlite_registry: Registry) -> None:
+    with sqlite_registry.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert (conn.execute(text("PRAGMA busy_timeout")).scalar() or 0) >= 5000
+
+
+def test_sqlite_foreign_keys_are_enforced(sqlite_registry: Registry) -> None:
+    with pytest.raises(Exception, match="FOREIGN KEY"), sqlite_registry.write() as session:
+        session.execute(
+            text("INSERT INTO exposures (case_id, drug, version) VALUES (999, 'natalizumab', 1)")
+        )
+
+
+def test_sqlite_read_then_write_transactions_wait_instead_of_failing(
+    sqlite_url: str, coordinator_sqlite: Actor
+) -> None:
+    """Two writers that each read before writing: the second waits its turn (BEGIN IMMEDIATE).
+
+    With deferred transactions under WAL the later writer fails at once with "database is
+    locked", because its read snapshot is older than the first writer's commit.
+    """
+    first, second = Registry.open(sqlite_url), Registry.open(sqlite_url)
+    holding = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with first.write() as session:
+                case = get_case(session, "PML-0001")
+                holding.set()
+                time.sleep(0.5)
+                case.clinical_summary = "first"
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert holding.wait(5)
+    with second.write() as session:
+        case = get_case(session, "PML-0001")
+        case.age_band = "50-59"
+    thread.join()
+    assert errors == []
+    with second.read() as session:
+        case = get_case(session, "PML-0001")
+        assert (case.clinical_summary, case.age_band, case.version) == ("first", "50-59", 3)
+    first.close()
+    second.close()
+
+
+@pytest.fixture
+def coordinator_sqlite(sqlite_registry: Registry) -> Actor:
+    from workbench.users import resolve_actor
+
+    with sqlite_registry.write() as session:
+        actor = resolve_actor(session, "coordinator")
+        create_case(session, actor, _new_case())
+    return actor
+
+
+def test_a_stale_save_is_refused_and_writes_nothing(registry: Registry, coordinator: Actor) -> None:
+    with registry.write() as session:
+        create_case(session, coordinator, _new_case())
+    with registry.read() as session:
+        opened_by_a = get_case(session, "PML-0001").version
+        opened_by_b = opened_by_a
+    with registry.write() as session:
+        update_case(session, coordinator, "PML-0001", opened_by_a, {"age_band": "50-59"})
+    with registry.read() as session:
+        events_before = session.scalar(select(func.count()).select_from(AuditEvent))
+    with pytest.raises(ConflictError, match="changed by someone else"), registry.write() as s:
+        update_case(s, coordinator, "PML-0001", opened_by_b, {"clinical_summary": "B's note"})
+    with registry.read() as session:
+        case = get_case(session, "PML-0001")
+        assert case.age_band == "50-59"
+        assert case.clinical_summary is None
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == events_before
+
+
+@pytest.mark.postgres
+def test_concurrent_orm_saves_on_postgres_conflict(postgres_url: str) -> None:
+    """Two sessions that loaded the same row: the later UPDATE matches no row and is refused."""
+    from workbench.users import resolve_actor
+
+    registry = Registry.open(postgres_url)
+    with registry.write() as session:
+        actor = resolve_actor(session, "coordinator")
+        create_case(session, actor, _new_case())
+    with (  # noqa: PT012 (the stale flush happens at the end of the block)
+        pytest.raises(ConflictError, match="changed by someone else"),
+        registry.write() as session_b,
+    ):
+        case_b = session_b.scalars(select(Case)).one()
+        with registry.write() as session_a:
+            case_a = session_a.scalars(select(Case)).one()
+            case_a.clinical_summary = "A"
+        case_b.clinical_summary = "B"
+    with registry.read() as session:
+        assert session.scalars(select(Case)).one().clinical_summary == "A"
+    registry.close()
+
+
+def test_a_registry_from_a_newer_workbench_is_refused_untouched(sqlite_url: str) -> None:
+    Registry.open(sqlite_url).close()
+    path = sqlite_url.removeprefix("sqlite:///")
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff_from_the_future'")
+    with pytest.raises(RegistryUnavailableError, match="probably upgraded by a newer workbench"):
+        Registry.open(sqlite_url)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            "ffff_from_the_future",
+        )
+
+
+def test_open_refuses_a_file_that_is_not_a_database(tmp_path) -> None:
+    bad = tmp_path / "registry.sqlite3"
+    bad.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(RegistryUnavailableError, match="not a usable registry database"):
+        Registry.open(f"sqlite:///{bad}")
+    assert bad.read_bytes() == b"this is not SQLite" * 100
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "not a database URL"),
+        ("mysql://root@localhost/x", "unsupported database"),
+        ("sqlite://", "must be a SQLite file"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "cannot open the registry"),
+    ],
+)
+def test_open_explains_bad_urls(url: str, message: str) -> None:
+    with pytest.raises(RegistryUnavailableError, match=message):
+        Registry.open(url)

@@ -1,0 +1,1 @@
+"""The registry database: models, sessions, migrations and the errors users see."""

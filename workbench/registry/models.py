@@ -1,0 +1,443 @@
+"""The registry's tables, as SQLAlchemy 2.0 typed declarative models.
+
+Every schema change is an Alembic revision in ``migrations/versions``; a test compares the
+migrated schema with these models. Mutable rows carry ``version``, SQLAlchemy's version
+counter: an UPDATE whose row was changed since it was read matches no row and fails instead of
+overwriting someone else's save (see :mod:`workbench.registry.db`).
+
+Dates of a person are never stored: clinical events are days relative to the case's index
+date (``*_day`` columns). Timestamps of the registry's own actions (``*_at``) are UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+from adjudication.vocabulary import (
+    Certainty,
+    ImagingJudgement,
+    Pathway,
+    ReadStatus,
+    Role,
+    TriState,
+)
+from workbench.domain import (
+    CaseStatus,
+    Condition,
+    LabQualitative,
+    LabTest,
+    Outcome,
+    SequenceClass,
+    Sex,
+    SourceKind,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(kind: type[StrEnum], name: str) -> Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, storing the enum's value."""
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class Versioned:
+    """Mixin for rows that users edit: an optimistic-concurrency version counter.
+
+    SQLAlchemy adds ``WHERE version = <version read>`` to every UPDATE and DELETE of such a
+    row and raises ``StaleDataError`` when no row matches, i.e. when someone saved in between.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+
+class Site(Versioned, Base):
+    """A contributing site (hospital or centre), known by a short code."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class User(Versioned, Base):
+    """A registry user. The password is stored only as a salted slow hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def has_role(self, role: Role) -> bool:
+        """Whether the user holds ``role``."""
+        return any(r.role == role for r in self.roles)
+
+
+class UserRole(Base):
+    """One role held by one user."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class Case(Versioned, Base):
+    """A registry case: one person, pseudonymous, with days relative to an index date."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_id: Mapped[str] = mapped_column(String(32), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    sex: Mapped[Sex] = mapped_column(_enum(Sex, "sex"))
+    age_band: Mapped[str] = mapped_column(String(16))
+    condition: Mapped[Condition] = mapped_column(_enum(Condition, "condition"), index=True)
+    condition_detail: Mapped[str | None] = mapped_column(Text)
+    index_event: Mapped[str] = mapped_column(String(200), default="first MRI suggestive of PML")
+    """What day 0 is for this case (its index date is never stored)."""
+    clinical_summary: Mapped[str | None] = mapped_column(Text)
+    clinical_consistent: Mapped[TriState] = mapped_column(
+        _enum(TriState, "tristate"), default=TriState.NOT_ASSESSED
+    )
+    """Clinical features consistent with PML (the criteria engine's clinical input)."""
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"), default=Outcome.UNKNOWN)
+    outcome_day: Mapped[int | None]
+    status: Mapped[CaseStatus] = mapped_column(
+        _enum(CaseStatus, "case_status"), default=CaseStatus.INCOMPLETE, index=True
+    )
+    readers_required: Mapped[int] = mapped_column(default=2)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    site: Mapped[Site] = relationship(lazy="joined")
+    exposures: Mapped[list[Exposure]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Exposure.start_day"
+    )
+    clinical_features: Mapped[list[ClinicalFeature]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="ClinicalFeature.id"
+    )
+    studies: Mapped[list[ImagingStudy]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="ImagingStudy.day"
+    )
+    lab_results: Mapped[list[LabResult]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="LabResult.day"
+    )
+    histopathology: Mapped[list[Histopathology]] = relationship(
+        back_populates="case", cascade="all, delete-orphan"
+    )
+
+
+class Exposure(Versioned, Base):
+    """A drug exposure (natalizumab, rituximab, ...) with days relative to the index date."""
+
+    __tablename__ = "exposures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    drug: Mapped[str] = mapped_column(String(100))
+    start_day: Mapped[int | None]
+    stop_day: Mapped[int | None]
+    infusion_count: Mapped[int | None]
+
+    case: Mapped[Case] = relationship(back_populates="exposures")
+
+
+class ClinicalFeature(Versioned, Base):
+    """A clinical feature (hemiparesis, aphasia, ...) and whether it is present."""
+
+    __tablename__ = "clinical_features"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    feature: Mapped[str] = mapped_column(String(100))
+    status: Mapped[TriState] = mapped_column(_enum(TriState, "tristate"))
+    onset_day: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="clinical_features")
+
+
+class Histopathology(Versioned, Base):
+    """Brain biopsy or autopsy findings (the AAN 2013 histopathologic pathway)."""
+
+    __tablename__ = "histopathology"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    day: Mapped[int | None]
+    triad: Mapped[str] = mapped_column(String(16))
+    """present / incomplete / absent / not_done."""
+    tissue_jcv: Mapped[str] = mapped_column(String(16))
+    """detected / not_detected / not_done."""
+    method: Mapped[str | None] = mapped_column(String(100))
+
+    case: Mapped[Case] = relationship(back_populates="histopathology")
+
+
+class ImagingStudy(Versioned, Base):
+    """One MRI timepoint of a case."""
+
+    __tablename__ = "imaging_studies"
+    __table_args__ = (UniqueConstraint("case_id", "study_instance_uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    day: Mapped[int]
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(200))
+
+    case: Mapped[Case] = relationship(back_populates="studies")
+    series: Mapped[list[Series]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", order_by="Series.id"
+    )
+
+
+class Series(Versioned, Base):
+    """One image volume of a study: its source, identity, geometry and sequence class."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("imaging_studies.id", ondelete="CASCADE"), index=True
+    )
+    source_kind: Mapped[SourceKind] = mapped_column(_enum(SourceKind, "source_kind"))
+    source_uri: Mapped[str] = mapped_column(Text)
+    series_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    frame_of_reference_uid: Mapped[str | None] = mapped_column(String(64))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    """Checksum over the source files (DICOM) or the file (NIfTI)."""
+    sequence_class: Mapped[SequenceClass] = mapped_column(_enum(SequenceClass, "sequence_class"))
+    sequence_evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The header values the sequence class was inferred from, so a user can check it."""
+    description: Mapped[str | None] = mapped_column(String(200))
+    shape: Mapped[list[int]] = mapped_column(JSON)
+    spacing: Mapped[list[float]] = mapped_column(JSON)
+    affine: Mapped[list[float]] = mapped_column(JSON)
+    """Row-major 4x4 affine, voxel (i, j, k) to DICOM LPS millimetres."""
+    dtype: Mapped[str] = mapped_column(String(16))
+    n_files: Mapped[int] = mapped_column(default=0)
+    cache_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    study: Mapped[ImagingStudy] = relationship(back_populates="series")
+
+
+class LabResult(Versioned, Base):
+    """One laboratory result with its unit, assay and limits kept beside the value.
+
+    A "not detected" from an insensitive assay is not the same fact as one from an
+    ultrasensitive assay, so the limit of detection travels with every result.
+    """
+
+    __tablename__ = "lab_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    test: Mapped[LabTest] = mapped_column(_enum(LabTest, "lab_test"))
+    test_name: Mapped[str | None] = mapped_column(String(100))
+    """Free name for ``LabTest.OTHER``."""
+    day: Mapped[int]
+    qualitative: Mapped[LabQualitative] = mapped_column(_enum(LabQualitative, "lab_qualitative"))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    assay: Mapped[str | None] = mapped_column(String(200))
+    lod: Mapped[float | None] = mapped_column(Float)
+    """Limit of detection, in ``unit``."""
+    loq: Mapped[float | None] = mapped_column(Float)
+    """Limit of quantification, in ``unit``."""
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="lab_results")
+
+
+class ReaderAssignment(Base):
+    """A user assigned to a case as reader or panel member."""
+
+    __tablename__ = "reader_assignments"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class Read(Versioned, Base):
+    """One reader's independent review of one case; immutable once submitted."""
+
+    __tablename__ = "reads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    reader_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    revision: Mapped[int] = mapped_column(default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reads.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ReadStatus] = mapped_column(
+        _enum(ReadStatus, "read_status"), default=ReadStatus.DRAFT
+    )
+    imaging_judgement: Mapped[ImagingJudgement | None] = mapped_column(
+        _enum(ImagingJudgement, "imaging_judgement")
+    )
+    confidence: Mapped[int | None]
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+
+    lesions: Mapped[list[Lesion]] = relationship(
+        back_populates="read", cascade="all, delete-orphan", order_by="Lesion.label"
+    )
+
+
+class Lesion(Versioned, Base):
+    """A lesion mask on the grid of a named series, with its measurements and PML features."""
+
+    __tablename__ = "lesions"
+    __table_args__ = (UniqueConstraint("read_id", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    read_id: Mapped[int] = mapped_column(ForeignKey("reads.id", ondelete="CASCADE"), index=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    label: Mapped[int]
+    mask: Mapped[bytes] = mapped_column(LargeBinary)
+    """Compressed mask on the series grid."""
+    mask_sha256: Mapped[str] = mapped_column(String(64))
+    volume_ml: Mapped[float] = mapped_column(Float)
+    centroid_lps: Mapped[list[float]] = mapped_column(JSON)
+    hemisphere: Mapped[str | None] = mapped_column(String(16))
+    location: Mapped[str | None] = mapped_column(String(64))
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    read: Mapped[Read] = relationship(back_populates="lesions")
+
+
+class Adjudication(Versioned, Base):
+    """The panel's decision for a case, with the engine result it was made against."""
+
+    __tablename__ = "adjudications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    certainty: Mapped[Certainty] = mapped_column(_enum(Certainty, "certainty"))
+    pathway: Mapped[Pathway | None] = mapped_column(_enum(Pathway, "pathway"))
+    engine_version: Mapped[str] = mapped_column(String(32))
+    engine_result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    alternative_diagnosis: Mapped[str | None] = mapped_column(Text)
+    is_final: Mapped[bool] = mapped_column(default=False)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("adjudications.id"))
+    change_reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    signatures: Mapped[list[Signature]] = relationship(
+        back_populates="adjudication", cascade="all, delete-orphan", order_by="Signature.signed_at"
+    )
+
+
+class Signature(Base):
+    """An electronic signature: printed name, UTC time and meaning (21 CFR 11.50)."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("adjudication_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adjudication_id: Mapped[int] = mapped_column(
+        ForeignKey("adjudications.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    meaning: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    adjudication: Mapped[Adjudication] = relationship(back_populates="signatures")
+
+
+class AuditEvent(Base):
+    """One append-only audit event; ``hash`` chains it to the event before."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

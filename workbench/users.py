@@ -1,0 +1,140 @@
+"""Registry users, their roles, and who is acting in this invocation."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from adjudication.vocabulary import Role
+from workbench.registry import audit
+from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
+from workbench.registry.models import User, UserRole
+
+USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash in ``scrypt$n$r$p$salt$hash`` form (hex)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    """Whether ``password`` matches a hash made by :func:`hash_password`."""
+    if not stored:
+        return False
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The user on whose behalf the workbench acts, with their roles."""
+
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+
+    @property
+    def main_role(self) -> str:
+        """The role recorded in audit events (the most specific one held)."""
+        for role in (Role.COORDINATOR, Role.PANEL, Role.READER, Role.ADMIN):
+            if role in self.roles:
+                return role.value
+        return "none"
+
+    def require(self, *roles: Role, action: str) -> None:
+        """Raise :class:`PermissionDeniedError` unless the actor holds one of ``roles``."""
+        if not self.roles.intersection(roles):
+            needed = " or ".join(r.value for r in roles)
+            raise PermissionDeniedError(
+                f"user {self.username!r} may not {action}: that needs the {needed} role"
+            )
+
+
+def default_username() -> str:
+    """The OS login name, as a registry username."""
+    name = os.environ.get("PML_WORKBENCH_USER") or getpass.getuser()
+    return name.lower()
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user.username, user.display_name, frozenset(r.role for r in user.roles))
+
+
+def add_user(
+    session: Session,
+    username: str,
+    display_name: str,
+    roles: set[Role],
+    *,
+    by: Actor | None,
+    password: str | None = None,
+) -> User:
+    """Create a user; ``by`` is None only when bootstrapping an empty registry."""
+    if not USERNAME_PATTERN.match(username):
+        raise ValidationError(
+            f"username {username!r}: use lower-case letters, digits, '.', '_' or '-'"
+        )
+    if by is not None:
+        by.require(Role.ADMIN, Role.COORDINATOR, action="add users")
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise ValidationError(f"username {username!r}: a user of that name exists already")
+    user = User(
+        username=username,
+        display_name=display_name,
+        roles=[UserRole(role=r) for r in sorted(roles)],
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=by.username if by else username,
+        role=by.main_role if by else "bootstrap",
+        action="user.create",
+        entity_type="user",
+        entity_id=username,
+        after={"display_name": display_name, "roles": sorted(r.value for r in roles)},
+    )
+    return user
+
+
+def resolve_actor(session: Session, username: str) -> Actor:
+    """The registry user ``username``.
+
+    On a registry that has no users yet, that user is created as its first administrator and
+    coordinator (and the bootstrap is audited), so a new registry can be used at once.
+    """
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is not None:
+        if not user.active:
+            raise PermissionDeniedError(f"user {username!r} is deactivated in this registry")
+        return _actor(user)
+    if session.scalar(select(func.count()).select_from(User)) == 0:
+        user = add_user(session, username, username, {Role.ADMIN, Role.COORDINATOR}, by=None)
+        return _actor(user)
+    raise NotFoundError(
+        f"user {username!r} is not known to this registry; ask a coordinator to add you "
+        "('pml-workbench user add'), or name yourself with --user"
+    )
+
+
+def list_users(session: Session) -> list[User]:
+    """All users, by username."""
+    return list(session.scalars(select(User).order_by(User.username)))
