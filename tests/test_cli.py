@@ -1,0 +1,168 @@
+"""The command line end to end, on a real SQLite file (and PostgreSQL where it runs)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+ADD = (
+    *("case", "add", "--id", "PML-0042", "--site", "NL-AMS", "--sex", "female"),
+    *("--age-band", "40-49", "--condition", "ms_natalizumab"),
+    *("--exposure", "natalizumab:-1100:-20:37", "--feature", "hemiparesis=present@-14"),
+)
+
+
+def test_case_add_then_list(capsys: pytest.CaptureFixture[str], registry_url: str) -> None:
+    code, out, _ = run(capsys, "--db", registry_url, "cases")
+    assert code == 0
+    assert "No cases" in out
+    code, out, err = run(capsys, "--db", registry_url, *ADD)
+    assert (code, err) == (0, "")
+    assert "created case PML-0042" in out
+    code, out, _ = run(capsys, "--db", registry_url, "cases", "--json")
+    assert json.loads(out) == [
+        {
+            "registry_id": "PML-0042",
+            "site": "NL-AMS",
+            "condition": "ms_natalizumab",
+            "timepoints": 0,
+            "series": 0,
+            "lab_results": 0,
+            "status": "incomplete",
+        }
+    ]
+    code, out, _ = run(capsys, "--db", registry_url, "case", "show", "PML-0042", "--json")
+    shown = json.loads(out)
+    assert shown["exposures"] == [["natalizumab", -1100, -20, 37]]
+    assert shown["clinical_features"] == [["hemiparesis", "present", -14]]
+
+
+def test_default_registry_lives_in_the_data_dir(capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    assert run(capsys, *ADD)[0] == 0
+    data = Path(os.environ["PML_WORKBENCH_DATA"])
+    assert (data / "registry.sqlite3").is_file()
+    assert "PML-0042" in run(capsys, "cases")[1]
+
+
+def test_bad_case_input_is_one_clear_line(capsys: pytest.CaptureFixture[str], sqlite_url: str):
+    code, _, err = run(capsys, "--db", sqlite_url, *ADD[:-4], "--age-band", "forty")
+    assert code == 1
+    assert err.startswith("error: age band: 'forty'")
+    assert err.count("\n") == 1
+    assert run(capsys, "--db", sqlite_url, "cases", "--json")[1].strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense://", "unsupported database"),
+        ("not a url", "not a database URL"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "cannot open the registry"),
+    ],
+)
+def test_unusable_registries_exit_nonzero(capsys, url: str, message: str) -> None:
+    code, _, err = run(capsys, "--db", url, "cases")
+    assert code == 1
+    assert message in err
+    assert err.startswith("error: ")
+
+
+def test_corrupt_registry_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    corrupt = tmp_path / "registry.sqlite3"
+    corrupt.write_bytes(b"\x00garbage" * 512)
+    code, _, err = run(capsys, "--db", f"sqlite:///{corrupt}", "cases")
+    assert code == 1
+    assert "is not a usable registry database" in err
+
+
+def test_labs_import_all_or_nothing(capsys, sqlite_url: str, tmp_path: Path) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "case,test,day,result,value,unit,assay,lod\n"
+        "PML-0042,csf_jcv_pcr,0,detected,5000,copies/mL,Quest,10\n"
+        "PML-0042,csf_jcv_pcr,7,detected,20000,copies/mL,Quest,oops\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "--db", sqlite_url, "labs", "import", str(bad))
+    assert code == 1
+    assert "line 3, column lod: 'oops' is not a number" in err
+    assert json.loads(run(capsys, "--db", sqlite_url, "cases", "--json")[1])[0]["lab_results"] == 0
+    good = tmp_path / "good.csv"
+    good.write_text(bad.read_text(encoding="utf-8").replace("oops", "10"), encoding="utf-8")
+    code, out, _ = run(capsys, "--db", sqlite_url, "labs", "import", str(good))
+    assert (code, out.strip()) == (0, f"imported 2 lab result(s) from {good}")
+    assert json.loads(run(capsys, "--db", sqlite_url, "cases", "--json")[1])[0]["lab_results"] == 2
+
+
+def test_db_upgrade_reports_revision(capsys: pytest.CaptureFixture[str], sqlite_url: str) -> None:
+    code, out, _ = run(capsys, "--db", sqlite_url, "db", "upgrade")
+    assert code == 0
+    assert "upgraded to schema revision" in out
+    code, out, _ = run(capsys, "--db", sqlite_url, "db", "upgrade")
+    assert "already at schema revision" in out
+
+
+def test_audit_verify_detects_an_edited_row(capsys, sqlite_url: str, tmp_path: Path) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    code, out, _ = run(capsys, "--db", sqlite_url, "audit", "verify")
+    assert code == 0
+    assert "audit chain intact: 2 event(s)" in out
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 2")
+    code, _, err = run(capsys, "--db", sqlite_url, "audit", "verify")
+    assert code == 1
+    assert "audit event 2: its content does not match its hash" in err
+
+
+def test_unknown_user_is_refused_once_the_registry_has_users(capsys, sqlite_url: str) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    code, _, err = run(capsys, "--db", sqlite_url, "--user", "stranger", *ADD)
+    assert code == 1
+    assert "user 'stranger' is not known to this registry" in err
+
+
+def test_python_dash_m_entry_point() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    for command in ("gui", "demo", "cases", "case", "labs", "db"):
+        assert command in done.stdout
+
+
+def test_demo_command_builds_the_demo_registry_and_renders_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, qapp: object
+) -> None:
+    """What 'make demo' runs, with --screenshot instead of a window left open."""
+    import os
+
+    png = tmp_path / "demo.png"
+    code, out, err = run(capsys, "demo", "--screenshot", str(png))
+    assert code == 0, err
+    assert "Built the demo registry: 10 cases with synthetic MRI" in out
+    assert png.stat().st_size > 10_000
+    demo_db = Path(os.environ["PML_WORKBENCH_DATA"]) / "demo" / "registry.sqlite3"
+    assert demo_db.is_file()
+    assert not (Path(os.environ["PML_WORKBENCH_DATA"]) / "registry.sqlite3").exists()
+    listed = json.loads(run(capsys, "--db", "demo", "cases", "--json")[1])
+    assert len(listed) == 10
+    assert {row["status"] for row in listed} >= {"final", "in_reading", "incomplete"}
+    code, out, _ = run(capsys, "demo", "--no-gui")
+    assert (code, "up to date" in out) == (0, True)

@@ -1,0 +1,378 @@
+"""The ``pml-workbench`` command line (also ``python -m workbench``).
+
+Every command opens the registry named by ``--db`` (or ``PML_WORKBENCH_DB``, or the default
+SQLite file in the user data directory), upgrading its schema first, and acts as the user
+named by ``--user`` (or ``PML_WORKBENCH_USER``, or the login name). Errors print one line
+starting with ``error:`` and exit non-zero; nothing half-done is left in the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench import __version__
+from workbench.config import DB_ENV, USER_ENV, Settings
+from workbench.domain import E, coerce_enum
+from workbench.registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    from workbench.registry.db import Registry
+    from workbench.users import Actor
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pml-workbench",
+        description="Case-review workbench of the PML registry.",
+        epilog=f"Registry: --db, else ${DB_ENV}, else a SQLite file in the user data "
+        "directory. '--db demo' is the demo registry.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--db", metavar="URL", help="registry database URL (or 'demo')")
+    parser.add_argument(
+        "--user", metavar="NAME", help=f"act as this registry user (default: ${USER_ENV} or login)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gui = commands.add_parser("gui", help="open the main window")
+    gui.add_argument("--screenshot", metavar="PNG", type=Path, help="render once to PNG and exit")
+    gui.add_argument("--case", metavar="ID", help="open this case's page")
+    gui.set_defaults(run=_cmd_gui)
+
+    demo = commands.add_parser("demo", help="build the demo registry, then open the window")
+    demo.add_argument("--no-gui", action="store_true", help="build only, do not open the window")
+    demo.add_argument("--screenshot", metavar="PNG", type=Path, help="render once to PNG and exit")
+    demo.set_defaults(run=_cmd_demo)
+
+    cases = commands.add_parser("cases", help="list cases")
+    cases.add_argument("--json", action="store_true", help="print JSON")
+    cases.add_argument("--status", help="only cases of this review status")
+    cases.add_argument("--site", help="only cases of this site code")
+    cases.add_argument("--condition", help="only cases of this underlying condition")
+    cases.set_defaults(run=_cmd_cases)
+
+    case = commands.add_parser("case", help="create and show cases")
+    case_commands = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+    add = case_commands.add_parser("add", help="create a case")
+    add.add_argument("--id", required=True, dest="registry_id", help="pseudonym, e.g. PML-0042")
+    add.add_argument("--site", required=True, help="site code, e.g. NL-AMS")
+    add.add_argument("--sex", required=True, help="female, male, other or unknown")
+    add.add_argument("--age-band", required=True, help="e.g. 40-49 or 80+")
+    add.add_argument(
+        "--condition",
+        required=True,
+        help="hiv, ms_natalizumab, other_immunomodulator, transplant, "
+        "haematological_malignancy or other",
+    )
+    add.add_argument("--condition-detail", help="e.g. 'Crohn's disease on vedolizumab'")
+    add.add_argument("--summary", help="clinical summary (no names, no dates)")
+    add.add_argument(
+        "--clinical-consistent",
+        default="not_assessed",
+        help="clinical features consistent with PML: present, absent or not_assessed",
+    )
+    add.add_argument(
+        "--exposure",
+        action="append",
+        default=[],
+        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
+        help="drug exposure, days relative to the index date (repeatable)",
+    )
+    add.add_argument(
+        "--feature",
+        action="append",
+        default=[],
+        metavar="NAME=STATUS[@DAY]",
+        help="clinical feature, STATUS present/absent/not_assessed (repeatable)",
+    )
+    add.add_argument("--readers", type=int, default=2, help="readers required (default 2)")
+    add.set_defaults(run=_cmd_case_add)
+    show = case_commands.add_parser("show", help="show one case")
+    show.add_argument("registry_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(run=_cmd_case_show)
+
+    labs = commands.add_parser("labs", help="lab results")
+    labs_commands = labs.add_subparsers(dest="labs_command", metavar="ACTION", required=True)
+    labs_import = labs_commands.add_parser("import", help="import a CSV of lab results")
+    labs_import.add_argument("file", type=Path, metavar="FILE.csv")
+    labs_import.set_defaults(run=_cmd_labs_import)
+
+    user = commands.add_parser("user", help="registry users")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    user_add = user_commands.add_parser("add", help="add a user")
+    user_add.add_argument("username")
+    user_add.add_argument("--name", required=True, help="printed name")
+    user_add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="coordinator, reader, panel or admin (repeatable)",
+    )
+    user_add.set_defaults(run=_cmd_user_add)
+    user_list = user_commands.add_parser("list", help="list users")
+    user_list.set_defaults(run=_cmd_user_list)
+
+    db = commands.add_parser("db", help="the registry database")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="run the schema migrations")
+    db_upgrade.set_defaults(run=_cmd_db_upgrade)
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain of the audit trail")
+    verify.set_defaults(run=_cmd_audit_verify)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.resolve(args.db)
+
+
+def _open(args: argparse.Namespace, *, upgrade: bool = True) -> Registry:
+    from workbench.registry.db import Registry
+
+    return Registry.open(_settings(args).db_url, upgrade_schema=upgrade)
+
+
+def _actor(args: argparse.Namespace, registry: Registry) -> Actor:
+    from workbench.users import default_username, resolve_actor
+
+    with registry.write() as session:
+        return resolve_actor(session, (args.user or default_username()).lower())
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from workbench.ui.app import run
+    from workbench.users import default_username
+
+    username = (args.user or default_username()).lower()
+    return run(_settings(args), username, screenshot=args.screenshot, case=args.case)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.config import DEMO_DB_ALIAS
+    from workbench.demo.build import build_demo
+
+    if args.db is None:
+        args.db = DEMO_DB_ALIAS
+    registry = _open(args)
+    try:
+        report = build_demo(registry, progress=lambda text: print(text, flush=True))
+    finally:
+        registry.close()
+    print(report.summary())
+    if args.no_gui:
+        return EXIT_OK
+    from workbench.ui.app import run
+
+    return run(_settings(args), report.username, screenshot=args.screenshot, case=None)
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from workbench.cases import CaseFilter, list_cases
+    from workbench.domain import CaseStatus, Condition
+
+    where = CaseFilter(
+        status=_choice(CaseStatus, args.status, "--status"),
+        site=args.site,
+        condition=_choice(Condition, args.condition, "--condition"),
+    )
+    registry = _open(args)
+    with registry.read() as session:
+        rows = list_cases(session, where)
+    registry.close()
+    if args.json:
+        print(json.dumps([row.as_json() for row in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No cases. Add one with 'pml-workbench case add', or run 'pml-workbench demo'.")
+        return EXIT_OK
+    header = ("registry id", "site", "condition", "timepoints", "series", "labs", "status")
+    table = [header] + [
+        (
+            r.registry_id,
+            r.site,
+            r.condition.label,
+            str(r.timepoints),
+            str(r.series),
+            str(r.lab_results),
+            r.status.label,
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return EXIT_OK
+
+
+def _choice(kind: type[E], value: str | None, option: str) -> E | None:
+    return None if value is None else coerce_enum(kind, value, option)
+
+
+def _cmd_case_add(args: argparse.Namespace) -> int:
+    from workbench.cases import NewCase, create_case, parse_exposure, parse_feature
+
+    new = NewCase(
+        registry_id=args.registry_id,
+        site_code=args.site,
+        sex=args.sex,
+        age_band=args.age_band,
+        condition=args.condition,
+        condition_detail=args.condition_detail,
+        clinical_summary=args.summary,
+        clinical_consistent=args.clinical_consistent,
+        exposures=tuple(parse_exposure(e) for e in args.exposure),
+        clinical_features=tuple(parse_feature(f) for f in args.feature),
+        readers_required=args.readers,
+    )
+    registry = _open(args)
+    actor = _actor(args, registry)
+    with registry.write() as session:
+        case = create_case(session, actor, new)
+        print(f"created case {case.registry_id} at site {new.site_code}")
+    registry.close()
+    return EXIT_OK
+
+
+def _cmd_case_show(args: argparse.Namespace) -> int:
+    from workbench.cases import case_snapshot, get_case
+    from workbench.studies import describe_geometry
+
+    registry = _open(args)
+    with registry.read() as session:
+        case = get_case(session, args.registry_id)
+        data = case_snapshot(case)
+        data["timepoints"] = [
+            {
+                "day": study.day,
+                "series": [
+                    {
+                        "sequence_class": s.sequence_class.value,
+                        "description": s.description,
+                        "geometry": describe_geometry(s),
+                        "series_instance_uid": s.series_instance_uid,
+                    }
+                    for s in study.series
+                ],
+            }
+            for study in case.studies
+        ]
+        data["lab_results"] = [
+            {
+                "test": r.test.value,
+                "day": r.day,
+                "result": r.qualitative.value,
+                "value": r.value,
+                "unit": r.unit,
+                "assay": r.assay,
+                "lod": r.lod,
+                "loq": r.loq,
+            }
+            for r in case.lab_results
+        ]
+    registry.close()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def _cmd_labs_import(args: argparse.Namespace) -> int:
+    from workbench.labs import import_lab_file
+
+    registry = _open(args)
+    actor = _actor(args, registry)
+    with registry.write() as session:
+        results = import_lab_file(session, actor, args.file)
+    registry.close()
+    print(f"imported {len(results)} lab result(s) from {args.file}")
+    return EXIT_OK
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from adjudication.vocabulary import Role
+    from workbench.users import add_user
+
+    roles = {_choice(Role, r, "--role") for r in args.role}
+    registry = _open(args)
+    actor = _actor(args, registry)
+    with registry.write() as session:
+        add_user(session, args.username, args.name, {r for r in roles if r}, by=actor)
+    registry.close()
+    print(f"added user {args.username}")
+    return EXIT_OK
+
+
+def _cmd_user_list(args: argparse.Namespace) -> int:
+    from workbench.users import list_users
+
+    registry = _open(args)
+    with registry.read() as session:
+        for user in list_users(session):
+            roles = ", ".join(sorted(r.role.value for r in user.roles))
+            print(f"{user.username}\t{user.display_name}\t{roles}")
+    registry.close()
+    return EXIT_OK
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from workbench.registry.db import schema_revision, upgrade
+
+    registry = _open(args, upgrade=False)
+    try:
+        ran = upgrade(registry.engine)
+        current, _ = schema_revision(registry.engine)
+    finally:
+        registry.close()
+    state = "upgraded to" if ran else "already at"
+    print(f"{registry.url}: {state} schema revision {current}")
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from workbench.registry import audit
+    from workbench.registry.models import AuditEvent
+
+    registry = _open(args)
+    with registry.read() as session:
+        broken = audit.verify(session)
+        count = session.scalar(select(func.count()).select_from(AuditEvent))
+    registry.close()
+    if broken is not None:
+        print(f"error: audit event {broken.event_id}: {broken.reason}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"audit chain intact: {count} event(s)")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was saved of the interrupted step", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Starting the window: :func:`run` is what ``pml-workbench gui`` and ``demo`` call."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from alembic.util import CommandError
+from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy.exc import SQLAlchemyError
+
+from workbench.config import Settings
+from workbench.registry.db import Registry
+from workbench.registry.errors import RegistryError
+from workbench.ui.dialogs import ReportDialog, user_message
+from workbench.ui.main_window import APP_TITLE, MainWindow
+from workbench.ui.theme import apply_theme
+from workbench.users import Actor, resolve_actor
+
+SCREENSHOT_SIZE = QSize(1280, 800)
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+_ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+def application() -> QApplication:
+    """The running ``QApplication``, created (and themed) on first use."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("pml-workbench")
+    app.setOrganizationName("PML registry")
+    apply_theme(app)
+    return app
+
+
+def open_registry(settings: Settings, username: str) -> tuple[Registry, Actor]:
+    """Open (and upgrade) the registry and resolve the acting user.
+
+    Raises :class:`RegistryError` with a message for the user; nothing stays open then.
+    """
+    try:
+        registry = Registry.open(settings.db_url)
+    except SQLAlchemyError as exc:
+        raise RegistryError(f"cannot open the registry: {user_message(exc)}") from exc
+    except CommandError as exc:
+        # Alembic's, e.g. a registry already upgraded by a newer workbench: Registry.open
+        # does not turn it into a RegistryUnavailableError (yet), so say it here.
+        raise RegistryError(
+            f"cannot open the registry {settings.db_url}: its schema is not one this version "
+            f"of the workbench knows ({exc}); it may need a newer workbench"
+        ) from exc
+    try:
+        with registry.write() as session:
+            actor = resolve_actor(session, username)
+    except (RegistryError, SQLAlchemyError) as exc:
+        registry.close()
+        if isinstance(exc, RegistryError):
+            raise
+        raise RegistryError(f"cannot open the registry: {user_message(exc)}") from exc
+    return registry, actor
+
+
+def run(
+    settings: Settings,
+    username: str,
+    *,
+    screenshot: Path | None = None,
+    case: str | None = None,
+) -> int:
+    """Show the main window on the registry of ``settings`` as ``username``.
+
+    With ``screenshot``, render the window once at 1280×800 to that PNG and return without
+    entering the event loop (errors then go to stderr, never to a dialog). With ``case``,
+    open that case's page. Returns the exit status: 0, or 1 when the registry cannot be
+    opened (or, in screenshot mode, anything went wrong).
+    """
+    app = application()
+    try:
+        registry, actor = open_registry(settings, username)
+    except RegistryError as exc:
+        if screenshot is not None:
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            QMessageBox.critical(None, f"{APP_TITLE}: cannot open the registry", str(exc))
+        return EXIT_ERROR
+    try:
+        window = MainWindow(registry, actor, quiet=screenshot is not None)
+        if case:
+            window.open_case(case)
+        if screenshot is not None:
+            return _screenshot(app, window, screenshot)
+        window.show()
+        previous = sys.excepthook
+        sys.excepthook = _report_unexpected(window, previous)
+        try:
+            return app.exec()
+        finally:
+            sys.excepthook = previous
+    finally:
+        registry.close()
+
+
+def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(SCREENSHOT_SIZE)
+    window.show()
+    app.processEvents()
+    image = window.grab().toImage()
+    if image.size() != SCREENSHOT_SIZE:  # a high-DPI screen renders more device pixels
+        image = image.scaled(
+            SCREENSHOT_SIZE,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    window.close()
+    window.deleteLater()
+    if window.errors:
+        return EXIT_ERROR
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    if not image.save(str(path), "PNG"):
+        print(f"error: cannot write the screenshot {path}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _report_unexpected(window: MainWindow, previous: _ExceptHook) -> _ExceptHook:
+    """An exception hook that shows an unexpected error instead of aborting.
+
+    PyQt aborts the process on an exception escaping a slot unless a hook is set; the user's
+    work in the registry is already committed or rolled back by then, so showing the error
+    and carrying on is the safer choice.
+    """
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        previous(kind, exc, tb)
+        if isinstance(exc, RegistryError | SQLAlchemyError):
+            window.report_error("Registry error", user_message(exc))
+            return
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        dialog = ReportDialog(
+            "Unexpected error",
+            f"Something went wrong: {exc}. Nothing half-done was saved. Please report the "
+            "details below.",
+            text,
+            window,
+        )
+        dialog.open()
+
+    return hook

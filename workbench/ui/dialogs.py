@@ -1,0 +1,630 @@
+"""Forms (new case, lab result) and the report dialog for long error messages.
+
+A form builds the validated domain value (:class:`~workbench.cases.NewCase`,
+:class:`~workbench.labs.LabEntry`) and hands it to a *save* callback from the window, which
+writes it in one registry transaction. A refused value or save keeps the form open with
+everything typed, shows the message in red above the buttons and outlines the field it names
+(the domain's messages start with the field: ``"registry id: ..."``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from adjudication.vocabulary import TriState
+from workbench.cases import NewCase, NewExposure, NewFeature
+from workbench.domain import Condition, LabQualitative, LabTest, Sex
+from workbench.labs import ALLOWED_RESULTS, ALLOWED_UNITS, LabEntry
+from workbench.registry.errors import RegistryError, ValidationError
+from workbench.ui.case_detail import result_label, tristate_label
+
+_UNIT_PREFERENCE = ("copies/mL", "IU/mL", "cells/µL", "index")
+"""Units offered first (and preselected) where a test allows them."""
+
+
+def user_message(exc: BaseException) -> str:
+    """A message for the user about a failed registry operation.
+
+    :class:`RegistryError` messages are written for users already; a raw database error is
+    cut to its first line (the SQL and its parameters are of no use on screen).
+    """
+    if isinstance(exc, RegistryError):
+        return str(exc)
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+        return f"the registry refused the operation: {detail or type(exc.orig).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"the registry could not be used: {str(exc).strip().splitlines()[0]}"
+    return str(exc)
+
+
+def parse_int(text: str, what: str) -> int | None:
+    """A whole number typed by the user, ``None`` when empty; a ``ValidationError`` naming
+    ``what`` otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError(f"{what}: {text!r} is not a whole number") from None
+
+
+def parse_float(text: str, what: str) -> float | None:
+    """A number typed by the user, ``None`` when empty; a ``ValidationError`` naming ``what``
+    otherwise (a decimal comma is refused rather than guessed)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationError(f"{what}: {text!r} is not a number (use a decimal point)") from None
+
+
+def _set_invalid(widget: QWidget, invalid: bool) -> None:
+    widget.setProperty("invalid", "true" if invalid else "false")
+    style = widget.style()
+    if style is not None:
+        style.unpolish(widget)
+        style.polish(widget)
+
+
+class FormDialog(QDialog):
+    """A dialog whose OK validates and saves, and stays open with a message when refused."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setModal(True)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("formError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._fields: list[tuple[str, QWidget]] = []
+        self._invalid: QWidget | None = None
+
+    def register_field(self, prefix: str, widget: QWidget) -> None:
+        """Outline ``widget`` when a refusal message starts with ``prefix``."""
+        self._fields.append((prefix, widget))
+        self._fields.sort(key=lambda pair: -len(pair[0]))
+
+    @property
+    def error_text(self) -> str:
+        """The refusal shown, or ``""``."""
+        return self.error_label.text() if not self.error_label.isHidden() else ""
+
+    def show_error(self, message: str) -> None:
+        """Show ``message`` in red and outline the field it names."""
+        self.clear_error()
+        self.error_label.setText(message)
+        self.error_label.show()
+        head = message.split(":", 1)[0].strip().lower()
+        for prefix, widget in self._fields:
+            if head == prefix or head.startswith(prefix + " "):
+                _set_invalid(widget, True)
+                widget.setFocus()
+                self._invalid = widget
+                break
+
+    def clear_error(self) -> None:
+        """Hide the message and the outline."""
+        self.error_label.hide()
+        self.error_label.clear()
+        if self._invalid is not None:
+            _set_invalid(self._invalid, False)
+            self._invalid = None
+
+    def accept(self) -> None:
+        """Validate and save; close only when both succeed."""
+        self.clear_error()
+        try:
+            self.submit()
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.show_error(user_message(exc))
+            return
+        super().accept()
+
+    def submit(self) -> None:
+        """Build the value and save it; raise to refuse. Subclasses implement it."""
+        raise NotImplementedError
+
+
+def _enum_combo(items: Iterable[tuple[str, object]], placeholder: str | None) -> QComboBox:
+    combo = QComboBox()
+    for text, data in items:
+        combo.addItem(text, data)
+    if placeholder is not None:
+        combo.setPlaceholderText(placeholder)
+        combo.setCurrentIndex(-1)
+    return combo
+
+
+def _tristate_combo(current: TriState) -> QComboBox:
+    combo = _enum_combo(((tristate_label(t), t) for t in TriState), None)
+    combo.setCurrentIndex(combo.findData(current))
+    return combo
+
+
+def _cell_text(table: QTableWidget, row: int, column: int) -> str:
+    item = table.item(row, column)
+    return item.text().strip() if item is not None else ""
+
+
+def _editable_table(columns: Sequence[str], widths: Sequence[int]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(
+        QAbstractItemView.EditTrigger.DoubleClicked
+        | QAbstractItemView.EditTrigger.EditKeyPressed
+        | QAbstractItemView.EditTrigger.AnyKeyPressed
+        | QAbstractItemView.EditTrigger.SelectedClicked
+    )
+    vertical = table.verticalHeader()
+    assert vertical is not None
+    vertical.setVisible(False)
+    vertical.setDefaultSectionSize(26)
+    header = table.horizontalHeader()
+    assert header is not None
+    header.setStretchLastSection(True)
+    for n, width in enumerate(widths):
+        table.setColumnWidth(n, width)
+    table.setMinimumHeight(120)
+    return table
+
+
+def _row_buttons(
+    add_text: str, add: Callable[[], object], remove: Callable[[], object]
+) -> QHBoxLayout:
+    row = QHBoxLayout()
+    add_button = QPushButton(add_text)
+    add_button.clicked.connect(add)
+    remove_button = QPushButton("Remove")
+    remove_button.clicked.connect(remove)
+    row.addWidget(add_button)
+    row.addWidget(remove_button)
+    row.addStretch()
+    return row
+
+
+def _remove_selected_rows(table: QTableWidget) -> None:
+    selection = table.selectionModel()
+    rows = {index.row() for index in selection.selectedRows()} if selection is not None else set()
+    if not rows and table.currentRow() >= 0:
+        rows = {table.currentRow()}
+    for row in sorted(rows, reverse=True):
+        table.removeRow(row)
+
+
+class NewCaseDialog(FormDialog):
+    """The form for a new case. OK builds a :class:`NewCase` and calls ``save`` with it.
+
+    Emits :attr:`created` with the registry id once saved.
+    """
+
+    created = pyqtSignal(str)
+
+    def __init__(
+        self,
+        site_codes: Sequence[str],
+        save: Callable[[NewCase], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("New case", parent)
+        self._save = save
+
+        self.registry_id_edit = QLineEdit()
+        self.registry_id_edit.setPlaceholderText("PML-0042 (pseudonym, never a patient id)")
+        self.site_combo = QComboBox()
+        self.site_combo.setEditable(True)
+        self.site_combo.addItems(list(site_codes))
+        self.site_combo.setCurrentIndex(-1)
+        site_edit = self.site_combo.lineEdit()
+        assert site_edit is not None
+        site_edit.setPlaceholderText("e.g. NL-AMS: pick one or type a new code")
+        self.sex_combo = _enum_combo(((s.value, s) for s in Sex), "choose…")
+        self.age_band_edit = QLineEdit()
+        self.age_band_edit.setPlaceholderText("40-49 or 80+")
+        self.condition_combo = _enum_combo(((c.label, c) for c in Condition), "choose…")
+        self.condition_detail_edit = QLineEdit()
+        self.condition_detail_edit.setPlaceholderText("e.g. relapsing MS, 48 natalizumab infusions")
+        self.summary_edit = QPlainTextEdit()
+        self.summary_edit.setPlaceholderText(
+            "Clinical course in a few sentences. No names, no calendar dates: days from day 0."
+        )
+        self.summary_edit.setTabChangesFocus(True)
+        self.consistent_combo = _tristate_combo(TriState.NOT_ASSESSED)
+        self.consistent_combo.setToolTip(
+            "Are the clinical features consistent with PML (the criteria's clinical input)?"
+        )
+        self.readers_spin = QSpinBox()
+        self.readers_spin.setRange(1, 5)
+        self.readers_spin.setValue(2)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Registry id", self.registry_id_edit)
+        form.addRow("Site", self.site_combo)
+        form.addRow("Sex", self.sex_combo)
+        form.addRow("Age band", self.age_band_edit)
+        form.addRow("Condition", self.condition_combo)
+        form.addRow("Condition detail", self.condition_detail_edit)
+        form.addRow("Clinical features\nconsistent with PML", self.consistent_combo)
+        form.addRow("Readers required", self.readers_spin)
+        form.addRow("Clinical summary", self.summary_edit)
+
+        self.exposures_table = _editable_table(
+            ("Drug", "Start day", "Stop day", "Infusions"), (130, 72, 72)
+        )
+        self.exposures_table.setToolTip("Days are relative to day 0 and may be negative.")
+        exposures = QGroupBox("Drug exposures")
+        exposures_layout = QVBoxLayout(exposures)
+        exposures_layout.addWidget(self.exposures_table)
+        exposures_layout.addLayout(
+            _row_buttons(
+                "Add exposure",
+                lambda: self.add_exposure_row(),
+                lambda: _remove_selected_rows(self.exposures_table),
+            )
+        )
+        self.features_table = _editable_table(("Feature", "Status", "Onset day"), (160, 120))
+        features = QGroupBox("Clinical features")
+        features_layout = QVBoxLayout(features)
+        features_layout.addWidget(self.features_table)
+        features_layout.addLayout(
+            _row_buttons(
+                "Add feature",
+                lambda: self.add_feature_row(),
+                lambda: _remove_selected_rows(self.features_table),
+            )
+        )
+
+        for prefix, widget in (
+            ("registry id", self.registry_id_edit),
+            ("site", self.site_combo),
+            ("sex", self.sex_combo),
+            ("age band", self.age_band_edit),
+            ("condition", self.condition_combo),
+            ("clinical features consistent", self.consistent_combo),
+            ("readers required", self.readers_spin),
+            ("exposure", self.exposures_table),
+            ("clinical feature", self.features_table),
+        ):
+            self.register_field(prefix, widget)
+
+        right = QVBoxLayout()
+        right.addWidget(exposures, 1)
+        right.addWidget(features, 1)
+        columns = QHBoxLayout()
+        columns.addLayout(form, 5)
+        columns.addSpacing(8)
+        columns.addLayout(right, 4)
+        note = QLabel("Day 0 is the first MRI suggestive of PML. Ages are banded, never exact.")
+        note.setObjectName("muted")
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns, 1)
+        layout.addWidget(note)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.resize(1000, 600)
+
+    def add_exposure_row(
+        self,
+        drug: str = "",
+        start_day: int | None = None,
+        stop_day: int | None = None,
+        infusions: int | None = None,
+    ) -> int:
+        """Append an exposure row (empty by default); return its index."""
+        table = self.exposures_table
+        row = table.rowCount()
+        table.insertRow(row)
+        for column, value in enumerate((drug, start_day, stop_day, infusions)):
+            table.setItem(row, column, QTableWidgetItem("" if value is None else str(value)))
+        if not drug:
+            table.setCurrentCell(row, 0)
+        return row
+
+    def add_feature_row(
+        self, feature: str = "", status: TriState = TriState.PRESENT, onset_day: int | None = None
+    ) -> int:
+        """Append a clinical feature row; return its index."""
+        table = self.features_table
+        row = table.rowCount()
+        table.insertRow(row)
+        table.setItem(row, 0, QTableWidgetItem(feature))
+        table.setCellWidget(row, 1, _tristate_combo(status))
+        table.setItem(row, 2, QTableWidgetItem("" if onset_day is None else str(onset_day)))
+        if not feature:
+            table.setCurrentCell(row, 0)
+        return row
+
+    def build_case(self) -> NewCase:
+        """The case the form describes; raises :class:`ValidationError` naming the field."""
+        sex = self.sex_combo.currentData()
+        if sex is None:
+            raise ValidationError(f"sex: choose one of {', '.join(s.value for s in Sex)}")
+        condition = self.condition_combo.currentData()
+        if condition is None:
+            raise ValidationError("condition: choose the underlying condition")
+        return NewCase(
+            registry_id=self.registry_id_edit.text().strip(),
+            site_code=self.site_combo.currentText().strip(),
+            sex=sex,
+            age_band=self.age_band_edit.text(),
+            condition=condition,
+            condition_detail=self.condition_detail_edit.text().strip() or None,
+            clinical_summary=self.summary_edit.toPlainText().strip() or None,
+            clinical_consistent=self.consistent_combo.currentData(),
+            exposures=tuple(self._exposures()),
+            clinical_features=tuple(self._features()),
+            readers_required=self.readers_spin.value(),
+        )
+
+    def _exposures(self) -> list[NewExposure]:
+        table = self.exposures_table
+        exposures = []
+        for row in range(table.rowCount()):
+            cells = [_cell_text(table, row, column) for column in range(4)]
+            if not any(cells):
+                continue
+            what = f"exposure row {row + 1}"
+            exposures.append(
+                NewExposure(
+                    drug=cells[0],
+                    start_day=parse_int(cells[1], f"{what} start day"),
+                    stop_day=parse_int(cells[2], f"{what} stop day"),
+                    infusion_count=parse_int(cells[3], f"{what} infusions"),
+                )
+            )
+        return exposures
+
+    def _features(self) -> list[NewFeature]:
+        table = self.features_table
+        features = []
+        for row in range(table.rowCount()):
+            name = _cell_text(table, row, 0)
+            onset = _cell_text(table, row, 2)
+            if not name and not onset:
+                continue
+            combo = table.cellWidget(row, 1)
+            assert isinstance(combo, QComboBox)
+            features.append(
+                NewFeature(
+                    feature=name,
+                    status=combo.currentData(),
+                    onset_day=parse_int(onset, f"clinical feature row {row + 1} onset day"),
+                )
+            )
+        return features
+
+    def submit(self) -> None:
+        """Build the case, save it, announce it."""
+        new = self.build_case()
+        self._save(new)
+        self.created.emit(new.registry_id)
+
+
+def _preferred_units(test: LabTest) -> list[str]:
+    units = ALLOWED_UNITS.get(test, frozenset())
+    first = [u for u in _UNIT_PREFERENCE if u in units]
+    return first + sorted(units - set(first))
+
+
+class LabResultDialog(FormDialog):
+    """The form for one lab result of one case. OK builds a :class:`LabEntry` and saves it.
+
+    The result choices follow the test (:data:`~workbench.labs.ALLOWED_RESULTS`), the unit
+    combo offers the test's units (:data:`~workbench.labs.ALLOWED_UNITS`) but takes any typed
+    spelling, which :class:`LabEntry` normalises or refuses. Emits :attr:`saved` once saved.
+    """
+
+    saved = pyqtSignal(str)
+
+    def __init__(
+        self,
+        registry_id: str,
+        save: Callable[[LabEntry], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(f"Add lab result — {registry_id}", parent)
+        self.registry_id = registry_id
+        self._save = save
+
+        self.test_combo = _enum_combo(((t.label, t) for t in LabTest), None)
+        self.test_name_edit = QLineEdit()
+        self.test_name_edit.setPlaceholderText("name of the test, when the test is 'other'")
+        self.day_edit = QLineEdit()
+        self.day_edit.setPlaceholderText("days from day 0, e.g. -3")
+        self.result_combo = QComboBox()
+        self.value_edit = QLineEdit()
+        self.value_edit.setPlaceholderText("empty when there is no number")
+        self.unit_combo = QComboBox()
+        self.unit_combo.setEditable(True)
+        self.assay_edit = QLineEdit()
+        self.assay_edit.setPlaceholderText("e.g. Quest ultrasensitive JCV PCR")
+        self.lod_edit = QLineEdit()
+        self.lod_edit.setPlaceholderText("limit of detection, in the unit above")
+        self.loq_edit = QLineEdit()
+        self.loq_edit.setPlaceholderText("limit of quantification, in the unit above")
+        self.note_edit = QLineEdit()
+
+        heading = QLabel(f"Case <b>{registry_id}</b>")
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Test", self.test_combo)
+        form.addRow("Test name", self.test_name_edit)
+        form.addRow("Day", self.day_edit)
+        form.addRow("Result", self.result_combo)
+        form.addRow("Value", self.value_edit)
+        form.addRow("Unit", self.unit_combo)
+        form.addRow("Assay", self.assay_edit)
+        form.addRow("LOD", self.lod_edit)
+        form.addRow("LOQ", self.loq_edit)
+        form.addRow("Note", self.note_edit)
+        hint = QLabel(
+            "Units are kept as entered (spelling normalised): copies/mL and IU/mL are "
+            "different scales and are never converted."
+        )
+        hint.setObjectName("muted")
+        hint.setWordWrap(True)
+
+        for prefix, widget in (
+            ("test_name", self.test_name_edit),
+            ("test", self.test_combo),
+            ("day", self.day_edit),
+            ("result", self.result_combo),
+            ("value", self.value_edit),
+            ("unit", self.unit_combo),
+            ("lod", self.lod_edit),
+            ("loq", self.loq_edit),
+        ):
+            self.register_field(prefix, widget)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.resize(520, 480)
+
+        self.test_combo.currentIndexChanged.connect(self._test_changed)
+        self.test_combo.setCurrentIndex(self.test_combo.findData(LabTest.CSF_JCV_PCR))
+        self._test_changed()
+
+    @property
+    def test(self) -> LabTest:
+        """The test chosen."""
+        test = self.test_combo.currentData()
+        assert isinstance(test, LabTest)
+        return test
+
+    def set_test(self, test: LabTest) -> None:
+        """Choose ``test`` (its results and units follow)."""
+        self.test_combo.setCurrentIndex(self.test_combo.findData(test))
+
+    def set_result(self, result: LabQualitative) -> None:
+        """Choose ``result``; it must be one the current test allows."""
+        index = self.result_combo.findData(result)
+        if index < 0:
+            raise ValueError(f"{result.value} is not offered for {self.test.value}")
+        self.result_combo.setCurrentIndex(index)
+
+    def result_choices(self) -> list[LabQualitative]:
+        """The results offered for the current test."""
+        return [self.result_combo.itemData(n) for n in range(self.result_combo.count())]
+
+    def unit_choices(self) -> list[str]:
+        """The units offered for the current test."""
+        return [self.unit_combo.itemText(n) for n in range(self.unit_combo.count())]
+
+    def _test_changed(self) -> None:
+        test = self.test
+        allowed = ALLOWED_RESULTS.get(test, frozenset(LabQualitative))
+        previous = self.result_combo.currentData()
+        self.result_combo.clear()
+        for result in LabQualitative:
+            if result in allowed:
+                self.result_combo.addItem(result_label(result), result)
+        index = self.result_combo.findData(previous)
+        self.result_combo.setCurrentIndex(max(index, 0))
+        self.unit_combo.clear()
+        units = _preferred_units(test)
+        self.unit_combo.addItems(units)
+        self.unit_combo.setCurrentIndex(0 if units else -1)
+        if not units:
+            self.unit_combo.setEditText("")
+        other = test == LabTest.OTHER
+        self.test_name_edit.setEnabled(other)
+        if not other:
+            self.test_name_edit.clear()
+
+    def build_entry(self) -> LabEntry:
+        """The result the form describes; raises :class:`ValidationError` naming the field."""
+        day_text = self.day_edit.text().strip()
+        if not day_text:
+            raise ValidationError("day: required (days from day 0; may be negative)")
+        day = parse_int(day_text, "day")
+        assert day is not None
+        result = self.result_combo.currentData()
+        if result is None:
+            raise ValidationError("result: choose one")
+        return LabEntry(
+            registry_id=self.registry_id,
+            test=self.test,
+            day=day,
+            qualitative=result,
+            value=parse_float(self.value_edit.text(), "value"),
+            unit=self.unit_combo.currentText().strip() or None,
+            assay=self.assay_edit.text().strip() or None,
+            lod=parse_float(self.lod_edit.text(), "lod"),
+            loq=parse_float(self.loq_edit.text(), "loq"),
+            test_name=self.test_name_edit.text().strip() or None,
+            note=self.note_edit.text().strip() or None,
+        )
+
+    def submit(self) -> None:
+        """Build the entry, save it, announce it."""
+        entry = self.build_entry()
+        self._save(entry)
+        self.saved.emit(self.registry_id)
+
+
+class ReportDialog(QDialog):
+    """A long message (every bad line of a refused file) in a scrollable, copyable box."""
+
+    def __init__(self, title: str, summary: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.summary_label = QLabel(summary)
+        self.summary_label.setWordWrap(True)
+        self.text_edit = QPlainTextEdit(text)
+        self.text_edit.setReadOnly(True)
+        self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        mono = QFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text_edit.setFont(mono)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = buttons.addButton("Copy", QDialogButtonBox.ButtonRole.ActionRole)
+        assert copy is not None
+        copy.clicked.connect(self._copy)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.text_edit, 1)
+        layout.addWidget(buttons)
+        self.resize(780, 420)
+
+    def _copy(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.setText(self.text_edit.toPlainText())

@@ -1,0 +1,410 @@
+"""The main window: case list on the left, case page on the right, forms and menus around.
+
+The window is the one widget that talks to the registry. Each user action opens one short
+session (``registry.read()`` to show, ``registry.write()`` to save) and hands plain values to
+the widgets. Every :class:`~workbench.registry.errors.RegistryError` (and any raw database
+error) ends up in front of the user, in the form that caused it or in a message box.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, Qt
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from adjudication.vocabulary import Role
+from workbench import __version__
+from workbench.cases import NewCase, create_case, get_case, list_cases, sites
+from workbench.labs import LabEntry, LabFileError, add_lab_result, import_lab_file
+from workbench.registry.db import Registry
+from workbench.registry.errors import NotFoundError, RegistryError
+from workbench.ui.case_detail import CaseDetail, case_detail, elide_middle
+from workbench.ui.case_list import CaseListPanel
+from workbench.ui.case_page import CasePage, CasePlaceholder
+from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
+from workbench.users import Actor
+
+APP_TITLE = "PML Registry Workbench"
+EMPTY_TITLE = "This registry has no cases yet"
+EMPTY_TEXT = (
+    "Create a case with File → New case… (Ctrl+N), then add its lab results on its page\n"
+    "or import a lab CSV for cases already entered (File → Import lab results…, Ctrl+I).\n\n"
+    "To explore first, run  pml-workbench demo  for the synthetic demo registry\n"
+    "(kept apart from this one)."
+)
+_EDITOR_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
+
+
+class EmptyRegistryPage(QWidget):
+    """What the window shows on a registry without cases: what to do next."""
+
+    def __init__(self, registry_url: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title_label = QLabel(EMPTY_TITLE)
+        self.title_label.setObjectName("emptyTitle")
+        self.title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text_label = QLabel(EMPTY_TEXT)
+        self.text_label.setObjectName("emptyText")
+        self.text_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        where = QLabel(f"Registry: {registry_url}")
+        where.setObjectName("muted")
+        where.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.new_case_button = QPushButton("New case…")
+        self.new_case_button.setMinimumWidth(160)
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self.title_label)
+        layout.addSpacing(10)
+        layout.addWidget(self.text_label)
+        layout.addSpacing(16)
+        layout.addWidget(self.new_case_button, alignment=Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(24)
+        layout.addWidget(where)
+        layout.addStretch(3)
+
+    @property
+    def message(self) -> str:
+        """The whole empty-state message."""
+        return f"{self.title_label.text()}. {' '.join(self.text_label.text().split())}"
+
+
+class MainWindow(QMainWindow):
+    """The workbench window on one open registry, acting as ``actor``.
+
+    With ``quiet`` (screenshot mode) errors go to stderr instead of message boxes; they are
+    collected in :attr:`errors` either way.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        actor: Actor,
+        parent: QWidget | None = None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.actor = actor
+        self.quiet = quiet
+        self.errors: list[str] = []
+        self.last_message_box: QMessageBox | None = None
+        self.last_report: ReportDialog | None = None
+        self._open_id: str | None = None
+        self.can_enter_data = bool(actor.roles & _EDITOR_ROLES)
+
+        self.setWindowTitle(f"{APP_TITLE} — {actor.username} @ {registry.url}")
+        self.resize(1280, 800)
+
+        self.case_list = CaseListPanel()
+        self.case_page = CasePage()
+        self.placeholder = CasePlaceholder()
+        self.page_stack = QStackedWidget()
+        self.page_stack.addWidget(self.placeholder)
+        self.page_stack.addWidget(self.case_page)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.case_list)
+        self.splitter.addWidget(self.page_stack)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([610, 670])
+        self.empty_page = EmptyRegistryPage(registry.url)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.empty_page)
+        self.central.addWidget(self.splitter)
+        self.setCentralWidget(self.central)
+
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+
+        self.case_list.case_selected.connect(self._case_selected)
+        self.case_page.add_lab_requested.connect(self.open_lab_dialog)
+        self.empty_page.new_case_button.clicked.connect(self.open_new_case_dialog)
+        self.refresh()
+
+    # --- construction --------------------------------------------------------------------
+
+    def _action(self, text: str, shortcut: str | None, tip: str) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_case_action = self._action("&New case…", "Ctrl+N", "Enter a new case")
+        self.new_case_action.triggered.connect(self.open_new_case_dialog)
+        self.import_labs_action = self._action(
+            "&Import lab results…", "Ctrl+I", "Import a CSV of lab results (all or nothing)"
+        )
+        self.import_labs_action.triggered.connect(self._choose_lab_file)
+        self.add_lab_action = self._action(
+            "Add &lab result…", "Ctrl+L", "Enter one lab result for the open case"
+        )
+        self.add_lab_action.triggered.connect(lambda: self.open_lab_dialog())
+        self.add_lab_action.setEnabled(False)
+        self.refresh_action = self._action("&Refresh", "F5", "Reload the list and the open case")
+        self.refresh_action.triggered.connect(self.refresh)
+        self.find_action = self._action("&Find case", "Ctrl+F", "Search registry ids")
+        self.find_action.triggered.connect(self.case_list.focus_search)
+        self.quit_action = self._action("&Quit", "Ctrl+Q", "Close the window")
+        self.quit_action.triggered.connect(self.close)
+        self.about_action = self._action("&About", None, "Version, registry and user")
+        self.about_action.triggered.connect(self.show_about)
+        if not self.can_enter_data:
+            why = (
+                f"{self.actor.username} holds no coordinator or admin role, which data entry needs"
+            )
+            for action in (self.new_case_action, self.import_labs_action):
+                action.setEnabled(False)
+                action.setToolTip(why)
+            self.case_page.add_lab_button.setEnabled(False)
+            self.case_page.add_lab_button.setToolTip(why)
+            self.empty_page.new_case_button.setEnabled(False)
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu_bar = self.menuBar()
+        assert menu_bar is not None
+        file_menu = menu_bar.addMenu("&File")
+        assert file_menu is not None
+        file_menu.addAction(self.new_case_action)
+        file_menu.addAction(self.import_labs_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        case_menu = menu_bar.addMenu("&Case")
+        assert case_menu is not None
+        case_menu.addAction(self.add_lab_action)
+        case_menu.addAction(self.find_action)
+        help_menu = menu_bar.addMenu("&Help")
+        assert help_menu is not None
+        help_menu.addAction(self.about_action)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction(self.new_case_action)
+        toolbar.addAction(self.import_labs_action)
+        toolbar.addAction(self.add_lab_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.refresh_action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        roles = ", ".join(sorted(r.value for r in self.actor.roles)) or "no role"
+        self.user_label = QLabel(
+            f"User: {self.actor.display_name} ({self.actor.username}) · {roles}"
+        )
+        self.registry_label = QLabel(f"Registry: {elide_middle(self.registry.url, 70)}")
+        self.registry_label.setToolTip(self.registry.url)
+        status = self.statusBar()
+        assert status is not None
+        status.addPermanentWidget(self.user_label)
+        status.addPermanentWidget(self.registry_label)
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def open_registry_id(self) -> str | None:
+        """The registry id of the case page shown, if any."""
+        return self._open_id
+
+    def refresh(self) -> bool:
+        """Reload the case list and the open case; return whether the registry answered."""
+        try:
+            with self.registry.read() as session:
+                rows = list_cases(session)
+                codes = sites(session)
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.report_error("Cannot read the registry", user_message(exc))
+            return False
+        self.case_list.set_data(rows, codes)
+        self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
+        if self._open_id is not None:
+            self.open_case(self._open_id, force=True, reveal=False)
+        return True
+
+    def load_case(self, registry_id: str) -> CaseDetail:
+        """The case's page values, read now; raises what the registry raises."""
+        with self.registry.read() as session:
+            return case_detail(get_case(session, registry_id))
+
+    def open_case(self, registry_id: str, *, force: bool = False, reveal: bool = True) -> bool:
+        """Show the page of ``registry_id`` and select it in the list; False on an error.
+
+        ``force`` reloads a page already shown; ``reveal`` clears list filters that hide it.
+        """
+        if registry_id == self._open_id and not force:
+            return True
+        try:
+            detail = self.load_case(registry_id)
+        except (RegistryError, SQLAlchemyError) as exc:
+            if isinstance(exc, NotFoundError) and registry_id == self._open_id:
+                self._close_case()
+            self.report_error("Cannot open the case", user_message(exc))
+            return False
+        self._open_id = registry_id
+        self.case_page.show_case(detail)
+        self.page_stack.setCurrentWidget(self.case_page)
+        self.add_lab_action.setEnabled(self.can_enter_data)
+        if self.case_list.selected_registry_id() != registry_id:
+            self.case_list.select_case(registry_id, reveal=reveal)
+        return True
+
+    def _close_case(self) -> None:
+        self._open_id = None
+        self.page_stack.setCurrentWidget(self.placeholder)
+        self.add_lab_action.setEnabled(False)
+
+    def _case_selected(self, registry_id: str) -> None:
+        self.open_case(registry_id)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def open_new_case_dialog(self) -> NewCaseDialog | None:
+        """Open the new-case form (non-blocking); it saves through :meth:`save_new_case`."""
+        try:
+            with self.registry.read() as session:
+                codes = sites(session)
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.report_error("Cannot read the registry", user_message(exc))
+            return None
+        dialog = NewCaseDialog(codes, self.save_new_case, self)
+        dialog.created.connect(self._case_created)
+        dialog.open()
+        return dialog
+
+    def save_new_case(self, new: NewCase) -> None:
+        """Write ``new`` in one transaction (raises what the registry raises)."""
+        with self.registry.write() as session:
+            create_case(session, self.actor, new)
+
+    def _case_created(self, registry_id: str) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        self._status(f"Created case {registry_id}")
+
+    def open_lab_dialog(self, registry_id: str | None = None) -> LabResultDialog | None:
+        """Open the lab form for ``registry_id`` (default: the open case), non-blocking."""
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then add its lab result.")
+            return None
+        dialog = LabResultDialog(target, self.save_lab_result, self)
+        dialog.saved.connect(self._lab_saved)
+        dialog.open()
+        return dialog
+
+    def save_lab_result(self, entry: LabEntry) -> None:
+        """Write one lab result in one transaction (raises what the registry raises)."""
+        with self.registry.write() as session:
+            add_lab_result(session, self.actor, entry)
+
+    def _lab_saved(self, registry_id: str) -> None:
+        self.refresh()  # reloads the open case too: the list's lab count and the page change
+        self.open_case(registry_id)
+        self.case_page.tabs.setCurrentIndex(1)
+        self._status(f"Added a lab result to {registry_id}")
+
+    def _choose_lab_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import lab results", "", "CSV files (*.csv);;All files (*)"
+        )
+        if path:
+            self.import_lab_file(Path(path))
+
+    def import_lab_file(self, path: Path) -> bool:
+        """Import a lab CSV, all or nothing; show every refused line. Returns success."""
+        try:
+            with self.registry.write() as session:
+                results = import_lab_file(session, self.actor, path)
+        except LabFileError as exc:
+            summary = (
+                f"{path.name}: {len(exc.errors)} bad row(s). Nothing was imported; fix the "
+                "rows below and import the whole file again."
+            )
+            self.errors.append(str(exc))
+            if self.quiet:
+                print(f"error: {exc}", file=sys.stderr)
+                return False
+            self.last_report = ReportDialog(
+                "Lab file refused", summary, "\n".join(str(e) for e in exc.errors), self
+            )
+            self.last_report.open()
+            return False
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.report_error("Lab file refused", user_message(exc))
+            return False
+        self.refresh()
+        self._status(f"Imported {len(results)} lab result(s) from {path.name}")
+        self._message(
+            QMessageBox.Icon.Information,
+            "Lab results imported",
+            f"Imported {len(results)} lab result(s) from {path.name}.",
+        )
+        return True
+
+    # --- feedback ------------------------------------------------------------------------
+
+    def report_error(self, title: str, message: str) -> None:
+        """Tell the user about a failure (a message box, or stderr when quiet)."""
+        self.errors.append(message)
+        if self.quiet:
+            print(f"error: {message}", file=sys.stderr)
+            return
+        sentence = message[:1].upper() + message[1:]
+        self._message(QMessageBox.Icon.Warning, title, sentence)
+        self._status(sentence)
+
+    def show_about(self) -> QMessageBox:
+        """Version, registry and user, in a non-blocking box."""
+        roles = ", ".join(sorted(r.value for r in self.actor.roles)) or "no role"
+        text = (
+            f"<b>{APP_TITLE}</b> {__version__}<br><br>"
+            f"Registry: {self.registry.url}<br>"
+            f"User: {self.actor.display_name} ({self.actor.username}), {roles}<br><br>"
+            f"Qt {QT_VERSION_STR}, PyQt {PYQT_VERSION_STR}, Python {sys.version.split()[0]}"
+        )
+        return self._message(QMessageBox.Icon.NoIcon, f"About {APP_TITLE}", text)
+
+    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message_box = box
+        return box
+
+    def _status(self, text: str) -> None:
+        status = self.statusBar()
+        if status is not None:
+            status.showMessage(text, 8000)
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802
+        """Close open forms with the window."""
+        for dialog in self.findChildren(QWidget):
+            if dialog.isWindow() and dialog is not self and dialog.isVisible():
+                dialog.close()
+        super().closeEvent(event)
