@@ -166,3 +166,48 @@ def test_demo_command_builds_the_demo_registry_and_renders_it(
     assert {row["status"] for row in listed} >= {"final", "in_reading", "incomplete"}
     code, out, _ = run(capsys, "demo", "--no-gui")
     assert (code, "up to date" in out) == (0, True)
+
+
+def test_convert_writes_nifti_and_sidecars(capsys, tmp_path: Path) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    from workbench.demo.dicom_series import new_uid, write_series
+    from workbench.domain import SequenceClass
+
+    volume = (np.arange(6 * 8 * 10, dtype=np.int16) % 300).reshape(6, 8, 10)
+    write_series(
+        volume,
+        tmp_path / "in",
+        spacing_mm=(0.9, 0.8, 3.0),
+        origin_lps=(-20.0, -30.0, 10.0),
+        study_instance_uid=new_uid("s"),
+        series_instance_uid=new_uid("x"),
+        frame_of_reference_uid=new_uid("f"),
+        series_number=3,
+        sequence=SequenceClass.FLAIR,
+        patient_pseudonym="PML-T",
+    )
+    code, out, err = run(capsys, "convert", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert (code, err) == (0, "")
+    (written,) = [Path(line) for line in out.splitlines()]
+    assert written.name.endswith(".nii.gz")
+    assert written.with_name(written.name.replace(".nii.gz", ".json")).is_file()
+    image = nib.load(written)
+    assert isinstance(image, nib.Nifti1Image)
+    assert image.shape == (10, 8, 6)
+    # RAS affine: LPS x and y flipped; the first voxel sits at LPS (-20, -30, 10).
+    assert np.allclose(image.affine @ [0, 0, 0, 1], [20.0, 30.0, 10.0, 1.0])
+    assert np.allclose(np.abs(np.diag(image.affine))[:3], [0.8, 0.9, 3.0])
+    assert np.array_equal(np.asarray(image.dataobj)[:, :, 2], volume[2].T)
+
+
+def test_convert_refuses_what_it_cannot_read(capsys, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image", encoding="utf-8")
+    code, _, err = run(capsys, "convert", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert code == 1
+    assert "no DICOM image found" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    code, _, err = run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out"))
+    assert (code, "no such file or folder" in err) == (1, True)

@@ -176,3 +176,43 @@ def test_open_refuses_a_file_that_is_not_a_database(tmp_path) -> None:
 def test_open_explains_bad_urls(url: str, message: str) -> None:
     with pytest.raises(RegistryUnavailableError, match=message):
         Registry.open(url)
+
+
+def test_upgrading_an_older_registry_keeps_its_data(sqlite_url: str) -> None:
+    """A registry made by the first release gains new columns without losing rows."""
+    from alembic import command
+
+    from workbench.registry.db import _alembic_config, create_registry_engine
+
+    engine = create_registry_engine(sqlite_url)
+    with engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.commit()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sites (id, code, name, version) VALUES (1, 'S', 'S', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, registry_id, site_id, sex, age_band, condition, "
+                "index_event, clinical_consistent, outcome, status, readers_required, "
+                "created_at, updated_at, version) VALUES (1, 'PML-1', 1, 'male', '20-29', "
+                "'hiv', 'x', 'present', 'unknown', 'ready', 2, '2026-01-01', '2026-01-01', 1)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO imaging_studies (id, case_id, day, version) VALUES (1, 1, 0, 1)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO series (id, study_id, source_kind, source_uri, content_sha256, "
+                "sequence_class, sequence_evidence, shape, spacing, affine, dtype, n_files, "
+                "created_at, version) VALUES (1, 1, 'dicom', '/x', :sha, 'FLAIR', '{}', "
+                "'[1,1,1]', '[1,1,1]', '[]', 'int16', 1, '2026-01-01', 1)"
+            ),
+            {"sha": "0" * 64},
+        )
+    engine.dispose()
+    registry = Registry.open(sqlite_url)
+    with registry.engine.connect() as conn:
+        assert conn.execute(text("SELECT volume_index, source_uri FROM series")).one() == (0, "/x")
+        assert conn.execute(text("SELECT registry_id FROM cases")).scalar() == "PML-1"
+    registry.close()

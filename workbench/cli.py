@@ -122,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     user_list = user_commands.add_parser("list", help="list users")
     user_list.set_defaults(run=_cmd_user_list)
 
+    convert = commands.add_parser(
+        "convert", help="write each volume of a DICOM folder/file or NIfTI as NIfTI + JSON"
+    )
+    convert.add_argument("input", type=Path, metavar="INPUT")
+    convert.add_argument("outdir", type=Path, metavar="OUTDIR")
+    convert.set_defaults(run=_cmd_convert)
+
     db = commands.add_parser("db", help="the registry database")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="run the schema migrations")
@@ -325,6 +332,18 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
             roles = ", ".join(sorted(r.role.value for r in user.roles))
             print(f"{user.username}\t{user.display_name}\t{roles}")
     registry.close()
+    return EXIT_OK
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from workbench.imaging.convert import convert
+
+    if not args.input.exists():
+        from workbench.registry.errors import ValidationError
+
+        raise ValidationError(f"{args.input}: no such file or folder")
+    for path in convert(args.input, args.outdir):
+        print(path)
     return EXIT_OK
 
 

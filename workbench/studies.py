@@ -38,6 +38,7 @@ class SeriesRecord:
     description: str | None = None
     n_files: int = 0
     cache_path: str | None = None
+    volume_index: int = 0
     sequence_evidence: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,25 +106,32 @@ def add_study(
 
 
 def add_series(session: Session, actor: Actor, study: ImagingStudy, record: SeriesRecord) -> Series:
-    """Store one series on a study, audited. A series already stored is refused."""
+    """Store one volume of a series on a study, audited. One already stored is refused."""
     actor.require(Role.COORDINATOR, Role.ADMIN, action="add imaging")
-    if record.series_instance_uid:
-        clash = session.scalars(
-            select(Series).where(
-                Series.study_id == study.id,
-                Series.series_instance_uid == record.series_instance_uid,
-            )
-        ).first()
-        if clash is not None:
-            raise ValidationError(
-                f"series {record.series_instance_uid} is already in this study (series "
-                f"#{clash.id}); nothing was added"
-            )
+    same_source = (
+        Series.series_instance_uid == record.series_instance_uid
+        if record.series_instance_uid
+        else Series.content_sha256 == record.content_sha256
+    )
+    clash = session.scalars(
+        select(Series).where(
+            Series.study_id == study.id,
+            same_source,
+            Series.volume_index == record.volume_index,
+        )
+    ).first()
+    if clash is not None:
+        name = record.series_instance_uid or record.source_uri
+        raise ValidationError(
+            f"series {name} (volume {record.volume_index}) is already in this study "
+            f"(series #{clash.id}); nothing was added"
+        )
     series = Series(
         study_id=study.id,
         source_kind=record.source_kind,
         source_uri=record.source_uri,
         series_instance_uid=record.series_instance_uid,
+        volume_index=record.volume_index,
         frame_of_reference_uid=record.frame_of_reference_uid,
         content_sha256=record.content_sha256,
         sequence_class=record.sequence_class,

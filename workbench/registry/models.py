@@ -266,6 +266,9 @@ class Series(Versioned, Base):
     source_kind: Mapped[SourceKind] = mapped_column(_enum(SourceKind, "source_kind"))
     source_uri: Mapped[str] = mapped_column(Text)
     series_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    volume_index: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Which volume of its source: one DICOM series can hold several (e.g. magnitude and
+    field map), each stored as its own row."""
     frame_of_reference_uid: Mapped[str | None] = mapped_column(String(64))
     content_sha256: Mapped[str] = mapped_column(String(64))
     """Checksum over the source files (DICOM) or the file (NIfTI)."""
