@@ -109,7 +109,9 @@ def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Re
 
     folder = tmp_path_factory.mktemp("demo")
     registry = Registry.open(f"sqlite:///{folder / 'registry.sqlite3'}")
-    build_demo(registry, images_dir=folder / "images", username="tester")
+    build_demo(
+        registry, images_dir=folder / "images", cache_root=folder / "cache", username="tester"
+    )
     yield registry, folder / "images"
     registry.close()
 

@@ -211,3 +211,84 @@ def test_convert_refuses_what_it_cannot_read(capsys, tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     code, _, err = run(capsys, "convert", str(tmp_path / "missing"), str(tmp_path / "out"))
     assert (code, "no such file or folder" in err) == (1, True)
+
+
+def _write_small_series(folder: Path, real_name: str | None = None) -> None:
+    import numpy as np
+    import pydicom
+
+    from workbench.demo.dicom_series import new_uid, write_series
+    from workbench.domain import SequenceClass
+
+    volume = (np.arange(5 * 12 * 10, dtype=np.int16) % 500).reshape(5, 12, 10)
+    write_series(
+        volume,
+        folder,
+        spacing_mm=(1.0, 1.0, 5.0),
+        origin_lps=(0.0, 0.0, 0.0),
+        study_instance_uid=new_uid("cli", "study"),
+        series_instance_uid=new_uid("cli", str(folder)),
+        frame_of_reference_uid=new_uid("cli", "frame"),
+        series_number=4,
+        sequence=SequenceClass.DWI,
+        patient_pseudonym="PML-0042",
+    )
+    if real_name:
+        for path in folder.glob("*.dcm"):
+            ds = pydicom.dcmread(path)
+            ds.PatientName = real_name
+            ds.save_as(path)
+
+
+def test_import_deid_check_and_deidentify(capsys, sqlite_url: str, tmp_path: Path) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    clean, named = tmp_path / "clean", tmp_path / "named"
+    _write_small_series(clean)
+    _write_small_series(named, real_name="Doe^Jane")
+
+    code, out, _ = run(capsys, "deid-check", str(clean))
+    assert code == 0
+    code, out, _ = run(capsys, "deid-check", str(named))
+    assert code == 1
+    assert "PatientName (0010,0010)" in out
+    assert "Doe^Jane" not in out
+    assert run(capsys, "deid-check", str(tmp_path / "missing"))[0] == 2
+
+    code, _, err = run(
+        capsys, "--db", sqlite_url, "import", str(named), "--case", "PML-0042", "--day", "0"
+    )
+    assert code == 1
+    assert "refused by the de-identification gate" in err
+    assert "Doe^Jane" not in err
+
+    fixed = tmp_path / "fixed"
+    code, out, _ = run(capsys, "deidentify", str(named), str(fixed), "--case-id", "PML-0042")
+    assert code == 0
+    assert run(capsys, "deid-check", str(fixed))[0] == 0
+    again = tmp_path / "again"
+    assert run(capsys, "deidentify", str(named), str(again), "--case-id", "PML-0042")[0] == 0
+    import pydicom
+
+    first = pydicom.dcmread(next(fixed.rglob("*.dcm")), stop_before_pixels=True)
+    second = pydicom.dcmread(next(again.rglob("*.dcm")), stop_before_pixels=True)
+    assert first.SeriesInstanceUID == second.SeriesInstanceUID  # one secret per case
+
+    code, out, err = run(
+        capsys, "--db", sqlite_url, "import", str(fixed), "--case", "PML-0042", "--day", "7"
+    )
+    assert code == 0, err
+    assert "imported 1 series into PML-0042" in out
+    shown = json.loads(run(capsys, "--db", sqlite_url, "case", "show", "PML-0042", "--json")[1])
+    assert shown["timepoints"][0]["day"] == 7
+    assert shown["timepoints"][0]["series"][0]["sequence_class"] == "DWI"
+
+
+def test_bench_prints_ratio_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "bench", "--json", "--slices", "16")
+    assert code == 0
+    rows = json.loads(out)
+    assert {"name", "value", "unit", "peer", "ratio"} <= set(rows[0])
+    names = " ".join(row["name"] for row in rows)
+    assert "first import" in names
+    assert "reopen" in names
+    assert all(row["value"] > 0 for row in rows)

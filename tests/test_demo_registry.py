@@ -111,3 +111,18 @@ def test_a_damaged_demo_is_rebuilt(tmp_path: Path) -> None:
         assert {r.status for r in rows} >= {CaseStatus.FINAL, CaseStatus.INCOMPLETE}
         assert audit.verify(session) is None
     registry.close()
+
+
+def test_demo_series_went_through_the_import(demo: tuple[Registry, Path]) -> None:
+    """Every demo series is in the voxel cache, as an imported site series would be."""
+    from workbench.cache import open_cached
+
+    registry, _ = demo
+    with registry.read() as session:
+        rows = [(s.cache_path, tuple(s.shape), s.dtype) for s in session.scalars(select(Series))]
+        evidence = session.scalars(select(Series.sequence_evidence)).first()
+    assert rows
+    assert all(path for path, _, _ in rows)
+    for path, shape, dtype in rows[:6]:
+        assert open_cached(Path(str(path)), shape=shape, dtype=dtype).shape == shape
+    assert evidence  # the classifier's reasons are kept for the user to check

@@ -50,6 +50,28 @@ def demo_db_url() -> str:
     return sqlite_url(demo_dir() / "registry.sqlite3")
 
 
+def deid_secret(case_id: str) -> str:
+    """The per-case secret that makes ``deidentify`` repeatable for one case.
+
+    Derived (HMAC-SHA256) from a random key kept in ``deid-key`` in the data directory,
+    created on first use and readable by its owner only. The same case then gets the same new
+    UIDs and the same date shift on every run, so intervals between its examinations survive;
+    without the key the originals cannot be linked back from the copy.
+    """
+    import hashlib
+    import hmac
+    import secrets
+
+    key_path = data_dir() / "deid-key"
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    key = bytes.fromhex(key_path.read_text().strip())
+    return hmac.new(key, case_id.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Resolved settings of one invocation of the workbench."""

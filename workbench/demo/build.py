@@ -2,8 +2,9 @@
 
 The images are synthetic: :mod:`workbench.demo.phantom` makes each case's brain and PML-like
 lesions (growing between timepoints) and :mod:`workbench.demo.dicom_series` writes every
-sequence as a de-identified DICOM series under ``<data dir>/demo/images``. Nothing is
-downloaded and no real person is involved.
+sequence as a de-identified DICOM series under ``<data dir>/demo/images``; the series then go
+through the same import as a site's data (de-identification gate, loader, voxel cache).
+Nothing is downloaded and no real person is involved.
 
 Building is idempotent: when the registry already holds this version of the demo and its
 image files are in place, nothing is done. Otherwise the demo cases are removed (audited) and
@@ -12,7 +13,6 @@ built again. Each case is written in its own transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -25,16 +25,16 @@ from sqlalchemy.orm import Session
 
 from adjudication.vocabulary import Role
 from workbench.cases import NewCase, NewExposure, NewFeature, create_case, update_case
-from workbench.config import demo_dir
+from workbench.config import data_dir, demo_dir
 from workbench.demo import phantom
 from workbench.demo.catalogue import DEMO_CASES, DemoCase
-from workbench.demo.dicom_series import new_uid, series_geometry, write_series
-from workbench.domain import CaseStatus, SourceKind
+from workbench.demo.dicom_series import new_uid, write_series
+from workbench.domain import CaseStatus
+from workbench.importer import ParserSandbox, import_path
 from workbench.labs import LabEntry, add_lab_result
 from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, ReaderAssignment, User
-from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.users import Actor, add_user, default_username, resolve_actor
 
 DEMO_VERSION = "1"
@@ -91,6 +91,7 @@ def build_demo(
     registry: Registry,
     *,
     images_dir: Path | None = None,
+    cache_root: Path | None = None,
     username: str | None = None,
     progress: Callable[[str], None] = lambda _text: None,
     cancelled: Callable[[], bool] = lambda: False,
@@ -106,12 +107,19 @@ def build_demo(
     progress("Removing the previous demo cases ...")
     _remove_demo(registry, actor, images)
     built: list[str] = []
-    for number, demo in enumerate(DEMO_CASES, start=1):
-        if cancelled():
-            raise DemoCancelled(f"demo build cancelled after {len(built)} case(s)")
-        progress(f"[{number}/{len(DEMO_CASES)}] {demo.registry_id}: synthesising MRI ...")
-        _build_case(registry, actor, demo, images / demo.registry_id)
-        built.append(demo.registry_id)
+    sandbox = ParserSandbox()
+    try:
+        for number, demo in enumerate(DEMO_CASES, start=1):
+            if cancelled():
+                raise DemoCancelled(f"demo build cancelled after {len(built)} case(s)")
+            progress(
+                f"[{number}/{len(DEMO_CASES)}] {demo.registry_id}: synthesising MRI, importing ..."
+            )
+            folder = images / demo.registry_id
+            _build_case(registry, actor, demo, folder, cache_root or data_dir() / "cache", sandbox)
+            built.append(demo.registry_id)
+    finally:
+        sandbox.close()
     marker.write_text(
         json.dumps({"version": DEMO_VERSION, "cases": built}, indent=2), encoding="utf-8"
     )
@@ -166,15 +174,43 @@ def _remove_demo(registry: Registry, actor: Actor, images: Path) -> None:
     images.mkdir(parents=True, exist_ok=True)
 
 
-def _files_sha256(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def _build_case(
+    registry: Registry,
+    actor: Actor,
+    demo: DemoCase,
+    folder: Path,
+    cache_root: Path,
+    sandbox: ParserSandbox,
+) -> None:
+    """Write the case's synthetic DICOM, then enter it the way a coordinator would."""
+    days = _write_images(demo, folder)
+    with registry.write() as session:
+        case = create_case(session, actor, _new_case(demo))
+        for lab in demo.labs:
+            add_lab_result(
+                session,
+                actor,
+                LabEntry(
+                    demo.registry_id, lab.test, lab.day, lab.result, lab.value, lab.unit,
+                    lab.assay, lab.lod, lab.loq,
+                ),
+            )  # fmt: skip
+        _assign(session, actor, case, demo.status)
+    for day, day_folder in days:
+        import_path(
+            registry, actor, day_folder, demo.registry_id, day=day, cache_root=cache_root,
+            sandbox=sandbox,
+        )  # fmt: skip
+    if demo.status != CaseStatus.INCOMPLETE:
+        with registry.write() as session:
+            version = session.scalars(
+                select(Case.version).where(Case.registry_id == demo.registry_id)
+            ).one()
+            update_case(session, actor, demo.registry_id, version, {"status": demo.status.value})
 
 
-def _build_case(registry: Registry, actor: Actor, demo: DemoCase, folder: Path) -> None:
+def _write_images(demo: DemoCase, folder: Path) -> list[tuple[int, Path]]:
+    """Every timepoint of the case as DICOM series; returns (day, folder) pairs."""
     anatomy = phantom.make_anatomy(seed=demo.seed)
     lesions = [
         phantom.place_lesion(
@@ -191,73 +227,30 @@ def _build_case(registry: Registry, actor: Actor, demo: DemoCase, folder: Path) 
     ]
     spacing_zyx = anatomy.spacing_mm
     spacing = (spacing_zyx[1], spacing_zyx[2], spacing_zyx[0])
-    geometry = series_geometry(anatomy.shape, spacing_mm=spacing, origin_lps=anatomy.origin_lps)
     frame_uid = new_uid(demo.registry_id, "frame")
-    with registry.write() as session:
-        case = create_case(session, actor, _new_case(demo))
-        for lab in demo.labs:
-            add_lab_result(
-                session,
-                actor,
-                LabEntry(
-                    demo.registry_id, lab.test, lab.day, lab.result, lab.value, lab.unit,
-                    lab.assay, lab.lod, lab.loq,
-                ),
-            )  # fmt: skip
-        for day in demo.days:
-            maps = phantom.render_lesions(anatomy, [phantom.grown(x, day) for x in lesions])
-            study_uid = new_uid(demo.registry_id, str(day), "study")
-            study = add_study(
-                session,
-                actor,
-                demo.registry_id,
-                day,
+    written: list[tuple[int, Path]] = []
+    for day in demo.days:
+        maps = phantom.render_lesions(anatomy, [phantom.grown(x, day) for x in lesions])
+        study_uid = new_uid(demo.registry_id, str(day), "study")
+        day_folder = folder / f"day{day:+04d}"
+        for number, sequence in enumerate(demo.sequences, start=1):
+            volume = phantom.synthesize(anatomy, maps, sequence, seed=demo.seed * 1000 + day)
+            write_series(
+                volume,
+                day_folder / f"{number:02d}_{sequence.name}",
+                spacing_mm=spacing,
+                origin_lps=anatomy.origin_lps,
                 study_instance_uid=study_uid,
-                description=f"MRI brain, day {day}",
+                series_instance_uid=new_uid(demo.registry_id, str(day), sequence.value),
+                frame_of_reference_uid=frame_uid,
+                series_number=number,
+                sequence=sequence,
+                patient_pseudonym=demo.registry_id,
+                study_description=f"MRI brain, day {day}",
+                patient_sex={"female": "F", "male": "M"}.get(demo.sex.value, ""),
             )
-            for number, sequence in enumerate(demo.sequences, start=1):
-                volume = phantom.synthesize(anatomy, maps, sequence, seed=demo.seed * 1000 + day)
-                series_uid = new_uid(demo.registry_id, str(day), sequence.value)
-                out = folder / f"day{day:+04d}" / f"{number:02d}_{sequence.name}"
-                files = write_series(
-                    volume,
-                    out,
-                    spacing_mm=spacing,
-                    origin_lps=anatomy.origin_lps,
-                    study_instance_uid=study_uid,
-                    series_instance_uid=series_uid,
-                    frame_of_reference_uid=frame_uid,
-                    series_number=number,
-                    sequence=sequence,
-                    patient_pseudonym=demo.registry_id,
-                    study_description=f"MRI brain, day {day}",
-                    patient_sex={"female": "F", "male": "M"}.get(demo.sex.value, ""),
-                )
-                add_series(
-                    session,
-                    actor,
-                    study,
-                    SeriesRecord(
-                        source_kind=SourceKind.DICOM,
-                        source_uri=str(out),
-                        content_sha256=_files_sha256(files),
-                        sequence_class=sequence,
-                        shape=(volume.shape[2], volume.shape[1], volume.shape[0]),
-                        affine=geometry.affine,
-                        dtype=str(volume.dtype),
-                        series_instance_uid=series_uid,
-                        frame_of_reference_uid=frame_uid,
-                        description=f"AX {sequence.value}",
-                        n_files=len(files),
-                        sequence_evidence={"source": "synthetic demo phantom"},
-                    ),
-                )
-        _assign(session, actor, case, demo.status)
-        if demo.status != CaseStatus.INCOMPLETE:
-            session.flush()
-            update_case(
-                session, actor, demo.registry_id, case.version, {"status": demo.status.value}
-            )
+        written.append((day, day_folder))
+    return written
 
 
 def _new_case(demo: DemoCase) -> NewCase:

@@ -96,6 +96,8 @@ class CasePage(QWidget):
 
     add_lab_requested = pyqtSignal(str)
     """The user asked to add a lab result to the case of this registry id."""
+    import_images_requested = pyqtSignal(str)
+    """The user asked to import images into the case of this registry id."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,10 +174,18 @@ class CasePage(QWidget):
         self.imaging_tree.setColumnWidth(1, 120)
         self.imaging_hint = QLabel()
         self.imaging_hint.setObjectName("muted")
+        self.import_images_button = QPushButton("Import images…")
+        self.import_images_button.setToolTip(
+            "Import a DICOM folder or a NIfTI file into this case (Ctrl+Shift+I)"
+        )
+        self.import_images_button.clicked.connect(self._import_images_clicked)
+        top = QHBoxLayout()
+        top.addWidget(self.imaging_hint, 1)
+        top.addWidget(self.import_images_button)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.imaging_hint)
+        layout.addLayout(top)
         layout.addWidget(self.imaging_tree, 1)
         return page
 
@@ -358,6 +368,10 @@ class CasePage(QWidget):
                 self.features_table.setItem(row, column, cell)
 
     # --- private -------------------------------------------------------------------------
+
+    def _import_images_clicked(self) -> None:
+        if self._detail is not None:
+            self.import_images_requested.emit(self._detail.registry_id)
 
     def _add_lab_clicked(self) -> None:
         if self._detail is not None:

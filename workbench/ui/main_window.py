@@ -30,6 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from adjudication.vocabulary import Role
 from workbench import __version__
 from workbench.cases import NewCase, create_case, get_case, list_cases, sites
+from workbench.config import data_dir
+from workbench.importer import ParserSandbox
 from workbench.labs import LabEntry, LabFileError, add_lab_result, import_lab_file
 from workbench.registry.db import Registry
 from workbench.registry.errors import NotFoundError, RegistryError
@@ -37,6 +39,7 @@ from workbench.ui.case_detail import CaseDetail, case_detail, elide_middle
 from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
+from workbench.ui.import_dialog import ImportImagesDialog
 from workbench.users import Actor
 
 APP_TITLE = "PML Registry Workbench"
@@ -98,8 +101,13 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         quiet: bool = False,
+        cache_root: Path | None = None,
+        sandbox: ParserSandbox | None = None,
     ) -> None:
         super().__init__(parent)
+        self.cache_root = cache_root or data_dir() / "cache"
+        self.sandbox = sandbox
+        self.last_import_dialog: ImportImagesDialog | None = None
         self.registry = registry
         self.actor = actor
         self.quiet = quiet
@@ -137,6 +145,7 @@ class MainWindow(QMainWindow):
 
         self.case_list.case_selected.connect(self._case_selected)
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
+        self.case_page.import_images_requested.connect(self.open_import_dialog)
         self.empty_page.new_case_button.clicked.connect(self.open_new_case_dialog)
         self.refresh()
 
@@ -162,6 +171,11 @@ class MainWindow(QMainWindow):
         )
         self.add_lab_action.triggered.connect(lambda: self.open_lab_dialog())
         self.add_lab_action.setEnabled(False)
+        self.import_images_action = self._action(
+            "Import &images…", "Ctrl+Shift+I", "Import DICOM or NIfTI into the open case"
+        )
+        self.import_images_action.triggered.connect(lambda: self.open_import_dialog())
+        self.import_images_action.setEnabled(False)
         self.refresh_action = self._action("&Refresh", "F5", "Reload the list and the open case")
         self.refresh_action.triggered.connect(self.refresh)
         self.find_action = self._action("&Find case", "Ctrl+F", "Search registry ids")
@@ -179,6 +193,8 @@ class MainWindow(QMainWindow):
                 action.setToolTip(why)
             self.case_page.add_lab_button.setEnabled(False)
             self.case_page.add_lab_button.setToolTip(why)
+            self.case_page.import_images_button.setEnabled(False)
+            self.case_page.import_images_button.setToolTip(why)
             self.empty_page.new_case_button.setEnabled(False)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -188,6 +204,7 @@ class MainWindow(QMainWindow):
         assert file_menu is not None
         file_menu.addAction(self.new_case_action)
         file_menu.addAction(self.import_labs_action)
+        file_menu.addAction(self.import_images_action)
         file_menu.addSeparator()
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
@@ -207,6 +224,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.new_case_action)
         toolbar.addAction(self.import_labs_action)
         toolbar.addAction(self.add_lab_action)
+        toolbar.addAction(self.import_images_action)
         toolbar.addSeparator()
         toolbar.addAction(self.refresh_action)
         self.addToolBar(toolbar)
@@ -269,6 +287,7 @@ class MainWindow(QMainWindow):
         self.case_page.show_case(detail)
         self.page_stack.setCurrentWidget(self.case_page)
         self.add_lab_action.setEnabled(self.can_enter_data)
+        self.import_images_action.setEnabled(self.can_enter_data)
         if self.case_list.selected_registry_id() != registry_id:
             self.case_list.select_case(registry_id, reveal=reveal)
         return True
@@ -277,6 +296,7 @@ class MainWindow(QMainWindow):
         self._open_id = None
         self.page_stack.setCurrentWidget(self.placeholder)
         self.add_lab_action.setEnabled(False)
+        self.import_images_action.setEnabled(False)
 
     def _case_selected(self, registry_id: str) -> None:
         self.open_case(registry_id)
@@ -316,6 +336,26 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(self._lab_saved)
         dialog.open()
         return dialog
+
+    def open_import_dialog(self, registry_id: str | None = None) -> ImportImagesDialog | None:
+        """Open the image import for ``registry_id`` (default: the open case), non-blocking."""
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then import its images.")
+            return None
+        dialog = ImportImagesDialog(
+            self.registry, self.actor, target, self.cache_root, sandbox=self.sandbox, parent=self
+        )
+        dialog.imported.connect(self._images_imported)
+        self.last_import_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _images_imported(self, registry_id: str) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        self.case_page.tabs.setCurrentIndex(0)
+        self._status(f"Imported images into {registry_id}")
 
     def save_lab_result(self, entry: LabEntry) -> None:
         """Write one lab result in one transaction (raises what the registry raises)."""

@@ -1,0 +1,192 @@
+"""``pml-workbench bench``: speed measured against a peer in the same run, as ratios.
+
+Timed tests are flaky on shared machines; instead each row here times the workbench and a
+peer (another library, or the physical bound of reading the same bytes) on the same data in
+the same process, several times, and reports medians and their ratio. Data are generated:
+a 176-slice 256×256 int16 series from the demo phantom, written as DICOM and as NIfTI.
+Later capabilities append their rows to :data:`BENCHMARKS`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    """One measurement: ours, the peer's, and ours divided by the peer's."""
+
+    name: str
+    value: float
+    unit: str
+    peer: str
+    peer_value: float | None
+    ratio: float | None
+    target: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as ``--json`` prints it."""
+        return asdict(self)
+
+
+def median_seconds(function: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``function`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchData:
+    """Generated inputs shared by the benchmarks."""
+
+    root: Path
+    dicom_dir: Path
+    nifti_path: Path
+    volume: np.ndarray
+
+
+def make_data(root: Path, *, slices: int = 176, size: int = 256) -> BenchData:
+    """A ``slices``×``size``×``size`` int16 phantom series as DICOM files and as NIfTI."""
+    import nibabel as nib
+
+    from workbench.demo import phantom
+    from workbench.demo.dicom_series import new_uid, write_series
+    from workbench.domain import SequenceClass
+
+    anatomy = phantom.make_anatomy((slices, size, size), (1.0, 1.0, 1.0), seed=7)
+    lesion = phantom.place_lesion(anatomy, "left", "frontal", 12.0)
+    maps = phantom.render_lesions(anatomy, [lesion])
+    volume = phantom.synthesize(anatomy, maps, SequenceClass.FLAIR, seed=7)
+    dicom_dir = root / "dicom"
+    write_series(
+        volume,
+        dicom_dir,
+        spacing_mm=(1.0, 1.0, 1.0),
+        origin_lps=anatomy.origin_lps,
+        study_instance_uid=new_uid("bench", "study"),
+        series_instance_uid=new_uid("bench", "series"),
+        frame_of_reference_uid=new_uid("bench", "frame"),
+        series_number=1,
+        sequence=SequenceClass.FLAIR,
+        patient_pseudonym="PML-BENCH",
+    )
+    nifti_path = root / "flair.nii"
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(volume.T), np.eye(4)), nifti_path)
+    return BenchData(root, dicom_dir, nifti_path, volume)
+
+
+def _bench_import(data: BenchData) -> Iterator[BenchRow]:
+    import SimpleITK as sitk
+
+    from workbench.imaging.dicom import load_dicom
+
+    def peer() -> object:
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(data.dicom_dir)))
+        return sitk.GetArrayViewFromImage(reader.Execute())
+
+    ours = median_seconds(lambda: load_dicom(data.dicom_dir), repeat=3)
+    theirs = median_seconds(peer, repeat=3)
+    yield BenchRow(
+        f"first import of a DICOM series ({data.volume.shape[0]} files, 256x256 int16): "
+        "load into a Volume",
+        ours, "s", "SimpleITK ImageSeriesReader", theirs, ours / theirs, "< 1 (faster)",
+    )  # fmt: skip
+
+
+def _bench_reopen(data: BenchData) -> Iterator[BenchRow]:
+    from workbench.cache import open_cached, store
+
+    cache = data.root / "cache"
+    path, _ = store(cache, "0" * 64, 0, data.volume.T)
+    raw = data.root / "raw.bin"
+    np.ascontiguousarray(data.volume.T).tofile(raw)
+    shape = tuple(data.volume.T.shape)
+
+    def ours() -> float:
+        array = open_cached(path, shape=shape, dtype="int16")
+        return float(np.asarray(array).sum(dtype=np.int64))  # touch every byte
+
+    def peer() -> float:
+        return float(np.fromfile(raw, dtype=np.int16).sum(dtype=np.int64))
+
+    mine, theirs = median_seconds(ours), median_seconds(peer)
+    yield BenchRow(
+        f"reopen an imported series ({data.volume.shape[0]}x256x256 int16) from the voxel "
+        "cache, all voxels read",
+        mine, "s", "numpy.fromfile of the same bytes", theirs, mine / theirs, "<= 2",
+    )  # fmt: skip
+
+
+def _bench_gate(data: BenchData) -> Iterator[BenchRow]:
+    from workbench.deid.gate import check
+    from workbench.deid.policy import load_policy
+
+    policy = load_policy(None)
+    files = sorted(data.dicom_dir.glob("*.dcm"))
+    seconds = median_seconds(lambda: check(data.dicom_dir, policy), repeat=3)
+    per_file = seconds / len(files)
+
+    def peer() -> object:
+        import pydicom
+
+        return [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+
+    header_only = median_seconds(peer, repeat=3) / len(files)
+    yield BenchRow(
+        "de-identification gate, per DICOM file",
+        per_file * 1000, "ms", "pydicom header read of the same file", header_only * 1000,
+        per_file / header_only, "informative",
+    )  # fmt: skip
+
+
+BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
+    _bench_import,
+    _bench_reopen,
+    _bench_gate,
+]
+"""Every benchmark, in report order; later issues append theirs."""
+
+
+def run_all(
+    progress: Callable[[str], None] = lambda _text: None, *, slices: int = 176
+) -> list[BenchRow]:
+    """Generate the data (``slices`` of 256×256) and run every benchmark."""
+    with tempfile.TemporaryDirectory(prefix="pml-bench-") as folder:
+        progress(f"generating a {slices}x256x256 phantom series as DICOM and NIfTI ...")
+        data = make_data(Path(folder), slices=slices)
+        rows: list[BenchRow] = []
+        for bench in BENCHMARKS:
+            progress(f"running {bench.__name__.removeprefix('_bench_')} ...")
+            rows.extend(bench(data))
+        return rows
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    """Rows as a plain-text table (also used for the README)."""
+    lines = [
+        "| what | workbench | peer | peer value | ratio | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        peer_value = "" if row.peer_value is None else f"{row.peer_value:.4g} {row.unit}"
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
+        lines.append(
+            f"| {row.name} | {row.value:.4g} {row.unit} | {row.peer} | {peer_value} | {ratio} "
+            f"| {row.target} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,400 @@
+"""Importing imaging into the registry: gate, load, cache, store — all or nothing.
+
+Untrusted files are parsed in a separate worker process (:class:`ParserSandbox`) with a
+memory ceiling, so a pathological file can crash or exhaust only that worker, never the
+window. The worker runs the de-identification gate, loads every volume under the path,
+writes each into the voxel cache (:mod:`workbench.cache`) and returns metadata only. The
+parent then writes every series in one transaction. Anything that fails or is cancelled
+before that commit leaves the registry as it was and removes the cache files this import
+created.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workbench.domain import SequenceClass, SourceKind
+from workbench.registry.db import Registry
+from workbench.registry.errors import NotFoundError, RegistryError, ValidationError
+from workbench.registry.models import Case, ImagingStudy
+from workbench.studies import SeriesRecord, add_series, add_study
+from workbench.users import Actor
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+WORKER_MEMORY_FRACTION = 0.6
+"""Share of physical memory the parsing worker may map before its allocations fail."""
+
+
+class ImportRefusedError(ValidationError):
+    """The import was refused (de-identification, unreadable files); nothing was written."""
+
+
+class ImportCancelledError(RegistryError):
+    """The user cancelled; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedVolume:
+    """What the worker hands back for one volume: everything but the voxels."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    affine: tuple[float, ...]
+    kind: SourceKind
+    content_sha256: str
+    paths: tuple[str, ...]
+    study_instance_uid: str | None
+    series_instance_uid: str | None
+    frame_of_reference_uid: str | None
+    sequence_class: SequenceClass
+    sequence_evidence: dict[str, Any]
+    meta: dict[str, Any]
+    volume_index: int
+    cache_path: str
+    newly_cached: bool
+
+    @property
+    def description(self) -> str:
+        """Series description from the header, or the file name."""
+        text = self.meta.get("series_description") or self.meta.get("description")
+        return str(text) if text else Path(self.paths[0]).name
+
+
+@dataclass(frozen=True, slots=True)
+class GateFinding:
+    """One reason the de-identification gate refused the input (never the value itself)."""
+
+    file: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import stored."""
+
+    registry_id: str
+    series_ids: tuple[int, ...]
+    volumes: tuple[LoadedVolume, ...]
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def load_any(path: Path) -> list[Any]:
+    """Every volume under ``path``: a NIfTI file, or DICOM files and folders."""
+    from workbench.imaging.dicom import load_dicom
+    from workbench.imaging.nifti import load_nifti
+
+    if path.is_file() and path.name.lower().endswith(NIFTI_SUFFIXES):
+        return [load_nifti(path)]
+    return load_dicom(path)
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def _limit_memory() -> None:  # pragma: no cover - runs in the worker process
+    import resource
+
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return
+    ceiling = int(physical * WORKER_MEMORY_FRACTION)
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+
+
+def _worker_gate(path: str, policy_path: str | None) -> tuple[list[GateFinding], list[str]]:
+    from workbench.deid.gate import check
+    from workbench.deid.policy import load_policy
+
+    report = check(Path(path), load_policy(Path(policy_path) if policy_path else None))
+    findings = [
+        GateFinding(str(f.file), f"{f.keyword} {f.tag} [{f.rule}]: {f.message}")
+        for f in report.findings
+    ]
+    return findings, [u.line() for u in report.unreadable]
+
+
+def _worker_load(path: str, cache_root: str) -> list[LoadedVolume]:
+    from workbench.cache import store
+
+    volumes = load_any(Path(path))
+    loaded: list[LoadedVolume] = []
+    index_of: dict[str, int] = {}
+    for volume in volumes:
+        identity = volume.identity
+        index = index_of.get(identity.content_sha256, 0)
+        index_of[identity.content_sha256] = index + 1
+        target, created = store(Path(cache_root), identity.content_sha256, index, volume.array)
+        loaded.append(
+            LoadedVolume(
+                shape=tuple(int(n) for n in volume.array.shape),
+                dtype=str(volume.array.dtype),
+                affine=tuple(float(v) for v in np.asarray(volume.affine).ravel()),
+                kind=identity.kind,
+                content_sha256=identity.content_sha256,
+                paths=identity.paths,
+                study_instance_uid=identity.study_instance_uid,
+                series_instance_uid=identity.series_instance_uid,
+                frame_of_reference_uid=identity.frame_of_reference_uid,
+                sequence_class=volume.sequence_class,
+                sequence_evidence=dict(volume.sequence_evidence),
+                meta=_plain(volume.meta),
+                volume_index=index,
+                cache_path=str(target),
+                newly_cached=created,
+            )
+        )
+    return loaded
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy of header metadata (numpy scalars and tuples become plain values)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+class ParserSandbox:
+    """A reusable worker process that parses untrusted image files.
+
+    The worker starts on first use (``spawn``, so no state of the window is inherited) and is
+    replaced after a crash or a cancel. One sandbox serves one import at a time.
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_limit_memory,
+            )
+        return self._pool
+
+    def warm_up(self) -> None:
+        """Start the worker and import its modules now rather than on the first import."""
+        self.run(_noop, cancelled=lambda: False)
+
+    def run(
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        cancelled: Callable[[], bool],
+        where: str = "",
+    ) -> Any:
+        """``function(*args)`` in the worker; cancellable; a crash becomes a clear error."""
+        with self._lock:
+            future = self._executor().submit(function, *args)
+            while True:
+                try:
+                    return future.result(timeout=0.05)
+                except concurrent.futures.TimeoutError:
+                    if cancelled():
+                        self._kill()
+                        raise ImportCancelledError(
+                            "import cancelled; nothing was written"
+                        ) from None
+                except BrokenProcessPool:
+                    self._kill()
+                    raise ImportRefusedError(
+                        f"{where}: reading it crashed the image reader (a malformed or hostile "
+                        "file, or not enough memory); nothing was imported"
+                    ) from None
+
+    def _kill(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor cannot stop a running task; end its worker instead.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _noop() -> None:
+    import workbench.imaging.dicom  # noqa: F401  (warm the worker's imports)
+
+
+_SANDBOX: ParserSandbox | None = None
+
+
+def default_sandbox() -> ParserSandbox:
+    """The process-wide parsing worker."""
+    global _SANDBOX
+    if _SANDBOX is None:
+        _SANDBOX = ParserSandbox()
+    return _SANDBOX
+
+
+# --- the import -------------------------------------------------------------------------------
+
+
+def import_path(
+    registry: Registry,
+    actor: Actor,
+    path: Path,
+    registry_id: str,
+    *,
+    day: int | None,
+    cache_root: Path,
+    policy_path: Path | None = None,
+    sandbox: ParserSandbox | None = None,
+    progress: Callable[[str, float], None] = lambda _text, _fraction: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> ImportResult:
+    """Gate, load, cache and store everything under ``path`` on case ``registry_id``.
+
+    ``day`` is the timepoint's day relative to the case's index date; it may be omitted only
+    when every study in ``path`` is already known for the case. Raises
+    :class:`ImportRefusedError` (de-identification or unreadable input, listing what was
+    found), :class:`~workbench.imaging.errors.ImagingError` (geometry and file problems,
+    naming the file), :class:`ImportCancelledError` or another :class:`RegistryError`; in
+    every such case nothing is written.
+    """
+    started = time.perf_counter()
+    sandbox = sandbox or default_sandbox()
+    path = Path(path)
+    if not path.exists():
+        raise ImportRefusedError(f"{path}: no such file or folder")
+    with registry.read() as session:
+        _case_or_fail(session, registry_id)
+    progress("Checking de-identification", 0.05)
+    findings, unreadable = sandbox.run(
+        _worker_gate, str(path), str(policy_path) if policy_path else None,
+        cancelled=cancelled, where=str(path),
+    )  # fmt: skip
+    if findings or unreadable:
+        raise ImportRefusedError(_refusal(path, findings, unreadable))
+    progress("Reading images", 0.25)
+    loaded: list[LoadedVolume] = sandbox.run(
+        _worker_load, str(path), str(cache_root), cancelled=cancelled, where=str(path)
+    )
+    try:
+        if cancelled():
+            raise ImportCancelledError("import cancelled; nothing was written")
+        progress("Storing in the registry", 0.9)
+        with registry.write() as session:
+            ids = _store(session, actor, registry_id, day, loaded)
+    except BaseException:
+        for volume in loaded:
+            if volume.newly_cached:
+                Path(volume.cache_path).unlink(missing_ok=True)
+        raise
+    progress("Done", 1.0)
+    return ImportResult(registry_id, tuple(ids), tuple(loaded), time.perf_counter() - started)
+
+
+def _case_or_fail(session: Session, registry_id: str) -> Case:
+    case = session.scalars(select(Case).where(Case.registry_id == registry_id)).first()
+    if case is None:
+        raise NotFoundError(f"no case {registry_id!r} in this registry; create it first")
+    return case
+
+
+def _refusal(path: Path, findings: Sequence[GateFinding], unreadable: Sequence[str]) -> str:
+    lines = [f"{path}: refused by the de-identification gate; nothing was imported."]
+    if findings:
+        files_of: dict[str, list[str]] = {}
+        for finding in findings:
+            files_of.setdefault(finding.what, []).append(finding.file)
+        total_files = len({f.file for f in findings})
+        lines.append(
+            f"{len(findings)} identifying item(s) in {total_files} file(s), "
+            f"{len(files_of)} kind(s):"
+        )
+        for what, files in list(files_of.items())[:40]:
+            where = files[0] if len(files) == 1 else f"{len(files)} files, e.g. {files[0]}"
+            lines.append(f"  {what} ({where})")
+        if len(files_of) > 40:
+            lines.append(f"  ... and {len(files_of) - 40} more kinds")
+    if unreadable:
+        lines.append(f"{len(unreadable)} file(s) could not be read:")
+        lines += [f"  {u}" for u in unreadable[:20]]
+    return "\n".join(lines)
+
+
+def _store(
+    session: Session,
+    actor: Actor,
+    registry_id: str,
+    day: int | None,
+    loaded: Sequence[LoadedVolume],
+) -> list[int]:
+    case = _case_or_fail(session, registry_id)
+    known = {
+        s.study_instance_uid: s
+        for s in session.scalars(select(ImagingStudy).where(ImagingStudy.case_id == case.id))
+        if s.study_instance_uid
+    }
+    ids: list[int] = []
+    for volume in loaded:
+        study_uid = volume.study_instance_uid
+        study_day = day
+        if study_day is None:
+            if study_uid in known:
+                study_day = known[study_uid].day
+            else:
+                raise ValidationError(
+                    f"day: the study of {volume.paths[0]} is new to case {registry_id}; "
+                    "say which day it is (relative to the index date) with --day N"
+                )
+        study = add_study(
+            session, actor, registry_id, study_day, study_instance_uid=study_uid,
+            description=volume.meta.get("study_description") or None,
+        )  # fmt: skip
+        series = add_series(
+            session,
+            actor,
+            study,
+            SeriesRecord(
+                source_kind=volume.kind,
+                source_uri=str(Path(volume.paths[0]).parent)
+                if volume.kind == SourceKind.DICOM and len(volume.paths) > 1
+                else volume.paths[0],
+                content_sha256=volume.content_sha256,
+                sequence_class=volume.sequence_class,
+                shape=volume.shape,
+                affine=np.asarray(volume.affine).reshape(4, 4),
+                dtype=volume.dtype,
+                series_instance_uid=volume.series_instance_uid,
+                frame_of_reference_uid=volume.frame_of_reference_uid,
+                description=volume.description[:200],
+                n_files=len(volume.paths),
+                cache_path=volume.cache_path,
+                volume_index=volume.volume_index,
+                sequence_evidence=volume.sequence_evidence,
+            ),
+        )
+        ids.append(series.id)
+    return ids
