@@ -4,4 +4,29 @@ Models here are plain numpy and plain-Python callbacks: view state, reslicing th
 affine, window/level, overlays, linking and drawing tools, all testable without a screen.
 ``viewers.qt`` turns them into pixels and Qt events into toolkit-neutral events. This package
 knows nothing of cases, the registry or adjudication (import-linter enforces it).
+
+How it fits together (each module's docstring says more):
+
+- :mod:`viewers.image` — ``ImageLayer`` (3D/4D greyscale) and ``LabelLayer`` (integer
+  masks with colours, opacity, filled/outline): frozen, validated, array + 4x4 affine from
+  voxel ``(i, j, k)`` to DICOM **LPS** mm. Arrays are never copied (memory maps welcome).
+- :mod:`viewers.geometry` — ``Plane`` with its radiological screen axes (axial: patient
+  right on screen left), ``SliceGrid`` sample grids, ``reslice`` (a numpy slice when the
+  plane is aligned with the voxel grid; vectorised nearest/trilinear otherwise) and
+  ``ScreenMapping`` (view pixel ↔ LPS mm, exact).
+- :mod:`viewers.window` — window/level via 65,536-entry lookup tables for 16-bit data,
+  percentile auto-window and contrast presets.
+- :mod:`viewers.compositor` — grey + label overlays → C-contiguous RGBA, staged and cached.
+- :mod:`viewers.view` — ``SliceView``, the model of one viewport: layers, plane, world
+  cursor, camera, window; ``render()``; pointer and key handling; readouts.
+- :mod:`viewers.linking` — ``ViewLink``: views share the cursor by world position (with an
+  optional per-view world transform), and optionally zoom/pan.
+- :mod:`viewers.layout` — grid layouts and hanging protocols (reading order, prior/current).
+- :mod:`viewers.registration` — rigid registration with SimpleITK (imported lazily).
+- :mod:`viewers.interaction`, :mod:`viewers.events` — ``PointerEvent``/``Key`` and the
+  small ``Signal`` the models emit on.
+- :mod:`viewers.bench` — render-speed rows for the application's ``bench`` command.
+
+World convention: DICOM LPS millimetres everywhere inside; a caller with NIfTI data converts
+its RAS affine at the edge (``np.diag([-1, -1, 1, 1]) @ ras_affine``).
 """

@@ -1,0 +1,128 @@
+"""Toolkit-neutral input: pointer events, key names, and the table of what they do.
+
+``viewers.qt`` converts ``QMouseEvent``/``QWheelEvent``/``QKeyEvent`` into these; the models
+act on them, so every gesture is testable with synthetic events and no screen.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+
+class PointerKind(enum.StrEnum):
+    """What the pointer did."""
+
+    PRESS = "press"
+    MOVE = "move"
+    RELEASE = "release"
+    WHEEL = "wheel"
+    LEAVE = "leave"
+    """The pointer left the view (readouts clear)."""
+
+
+class Buttons(enum.IntFlag):
+    """Mouse buttons (combinable)."""
+
+    NONE = 0
+    LEFT = 1
+    RIGHT = 2
+    MIDDLE = 4
+
+
+class Modifiers(enum.IntFlag):
+    """Keyboard modifiers held during an event (combinable). CTRL is Command on macOS."""
+
+    NONE = 0
+    SHIFT = 1
+    CTRL = 2
+    ALT = 4
+    META = 8
+
+
+WHEEL_NOTCH = 120.0
+"""Wheel delta of one notch of a standard mouse wheel (eighths of a degree, as in Qt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PointerEvent:
+    """One pointer event in view pixels (``(0, 0)`` top-left corner, ``y`` down).
+
+    ``buttons`` are the buttons held *after* the event (a press includes the pressed
+    button, a release no longer does); ``button`` is the one that was pressed or released.
+    ``wheel_delta`` is vertical, in eighths of a degree (120 per notch; positive = away from
+    the user, "wheel up").
+    """
+
+    kind: PointerKind
+    x: float
+    y: float
+    buttons: Buttons = Buttons.NONE
+    button: Buttons = Buttons.NONE
+    modifiers: Modifiers = Modifiers.NONE
+    wheel_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", PointerKind(self.kind))
+        object.__setattr__(self, "buttons", Buttons(self.buttons))
+        object.__setattr__(self, "button", Buttons(self.button))
+        object.__setattr__(self, "modifiers", Modifiers(self.modifiers))
+        if not (math.isfinite(self.x) and math.isfinite(self.y)):
+            raise ValueError(f"pointer position must be finite, got {self.x}, {self.y}")
+
+
+class Key(enum.StrEnum):
+    """Keys the views understand (the Qt layer maps its key codes to these)."""
+
+    UP = "Up"
+    DOWN = "Down"
+    LEFT = "Left"
+    RIGHT = "Right"
+    PAGE_UP = "PageUp"
+    PAGE_DOWN = "PageDown"
+    HOME = "Home"
+    END = "End"
+    PLUS = "+"
+    MINUS = "-"
+    R = "R"
+    I = "I"  # noqa: E741 - the key is called I
+    A = "A"
+    BRACKET_LEFT = "["
+    BRACKET_RIGHT = "]"
+    PRESET_1 = "1"
+    PRESET_2 = "2"
+    PRESET_3 = "3"
+    PRESET_4 = "4"
+    PRESET_5 = "5"
+    PRESET_6 = "6"
+
+
+PAGE_SLICES = 10
+"""Slices moved by PageUp/PageDown."""
+
+
+def shortcut_help() -> list[tuple[str, str]]:
+    """``(key or gesture, action)`` for everything the slice views respond to, for a help panel."""
+    from viewers.window import PRESETS
+
+    rows = [
+        ("Left click / left drag", "move the cursor (all linked views follow)"),
+        ("Right drag, or Ctrl + left drag", "window/level: horizontal = width, vertical = level"),
+        ("Middle drag", "pan"),
+        ("Mouse wheel", "next/previous slice"),
+        ("Ctrl + mouse wheel", "zoom about the pointer"),
+        ("Up / Right arrow", "next slice (towards S, P or L)"),
+        ("Down / Left arrow", "previous slice"),
+        ("Page Up / Page Down", f"{PAGE_SLICES} slices forward / back"),
+        ("Home / End", "first / last slice"),
+        ("+ / -", "zoom in / out"),
+        ("R", "reset zoom and pan"),
+        ("I", "invert grey levels"),
+        ("A", "automatic window (1st–99th percentile of nonzero voxels)"),
+        ("[ / ]", "previous / next volume of a 4D series (DWI, fMRI)"),
+    ]
+    rows += [
+        (str(n), f"window preset: {p.name} ({p.description})") for n, p in enumerate(PRESETS, 1)
+    ]
+    return rows
