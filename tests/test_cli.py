@@ -292,3 +292,29 @@ def test_bench_prints_ratio_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert "first import" in names
     assert "reopen" in names
     assert all(row["value"] > 0 for row in rows)
+
+
+def test_criteria_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cases = [
+        {
+            "id": "a",
+            "clinical_features": "present",
+            "imaging_findings": "present",
+            "csf_jcv_pcr": "not_done",
+            "histopathology_triad": "not_done",
+            "tissue_jcv": "not_done",
+            "alternative_diagnosis": False,
+        }
+    ]
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases), encoding="utf-8")
+    code, out, _ = run(capsys, "criteria", str(path))
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["certainty"] == "possible"
+    assert any("definite" in change for change in result["would_change"])
+    cases[0]["csf_jcv_pcr"] = "positive"
+    path.write_text(json.dumps(cases), encoding="utf-8")
+    code, _, err = run(capsys, "criteria", str(path))
+    assert code == 1
+    assert "csf_jcv_pcr" in err

@@ -150,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     deidentify.add_argument("--policy", type=Path, metavar="TOML", help="policy file")
     deidentify.set_defaults(run=_cmd_deidentify)
 
+    criteria = commands.add_parser(
+        "criteria", help="classify cases in a JSON file by the AAN 2013 criteria (rule table)"
+    )
+    criteria.add_argument("file", type=Path, metavar="FILE.json")
+    criteria.set_defaults(run=_cmd_criteria)
+
     bench = commands.add_parser("bench", help="measure speed against peers, as ratios")
     bench.add_argument("--json", action="store_true", help="print JSON rows")
     bench.add_argument(
@@ -417,6 +423,12 @@ def _cmd_deidentify(args: argparse.Namespace) -> int:
         sys.stdout,
         secret=deid_secret(args.case_id),
     )
+
+
+def _cmd_criteria(args: argparse.Namespace) -> int:
+    from adjudication.criteria_io import criteria_main
+
+    return criteria_main(args.file, sys.stdout, sys.stderr)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
