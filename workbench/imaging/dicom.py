@@ -2,19 +2,28 @@
 
 Two steps, so a window can show what it found before reading a voxel:
 
-1. :func:`discover` walks a folder (or takes one file), reads each header once
-   (``pydicom.dcmread`` with ``defer_size``: the pixel data is not read, but its offset and
-   length are kept), skips what is not a DICOM image *with a note saying why*, groups the
-   files into series (``SeriesInstanceUID``) and each series into volumes. Every image
-   becomes a list of 2D *frames* first: the one frame of a classic file, each frame of an
-   enhanced multi-frame file (with its own functional groups), each tile of a Siemens
-   MOSAIC or a UIH grid (with its corrected position). Frames are then split into volumes
-   by orientation, size, image/frame type and echo, ordered along the slice normal, and
+1. :func:`discover` walks a folder (or takes one file), reads each header once, skips
+   what is not a DICOM image *with a note saying why*, groups the files into series
+   (``SeriesInstanceUID``) and each series into volumes. Every image becomes a list of
+   2D *frames* first: the one frame of a classic file, each frame of an enhanced
+   multi-frame file (with its own functional groups), each tile of a Siemens MOSAIC or a
+   UIH grid (with its corrected position). Frames are then split into volumes by
+   orientation, size, image/frame type and echo, ordered along the slice normal, and
    checked: missing or duplicated slices, uneven spacing, mixed sizes. Where every slice
    position holds N frames, the series is N volumes in time/diffusion: a 4D volume.
+
+   Headers are read by :mod:`.dicom_header` where it can (a classic uncompressed image:
+   the common case, hundreds of files a series), else by ``pydicom.dcmread`` with
+   ``defer_size`` (the pixel data is not read, but its offset and length are kept). The
+   fast reader converts the values it keeps as pydicom does and declines (leaves the file
+   to pydicom) whatever it could read differently, so the checks run on the same values
+   either way; a first import of a 176-file series went from 0.12 s to 0.03 s.
+   (``dcmread(specific_tags=...)`` saved only 10 %, and a fork process pool over the
+   files lost to its own start-up and pickling at this size: neither is used.)
 2. :func:`load_series` (or :func:`load_dicom`, both steps at once) reads each file's pixel
-   bytes once (straight from the file with numpy for uncompressed little-endian data, via
-   pydicom's decoders or SimpleITK otherwise), applies RescaleSlope/Intercept per frame,
+   bytes once (straight from the file for uncompressed little-endian data, a one-frame
+   file's right into its place in the volume; via pydicom's decoders or SimpleITK
+   otherwise), hashes each file's bytes, applies RescaleSlope/Intercept per frame,
    and returns :class:`~workbench.imaging.volume.Volume` s in DICOM LPS millimetres.
 
 Nothing here imports Qt; SimpleITK is imported only when a compressed file needs it.
@@ -40,6 +49,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag
 
 from workbench.domain import SequenceClass, SourceKind
+from workbench.imaging.dicom_header import HeaderValues, read_classic_header
 from workbench.imaging.errors import (
     CorruptImageError,
     ImagingError,
@@ -110,12 +120,38 @@ _MAGIC_SNIFF = {
 # --------------------------------------------------------------------------- records
 
 
+@dataclass(frozen=True, slots=True)
+class _DatasetValues:
+    """A pydicom ``Dataset`` seen as :class:`HeaderValues` (what the planner reads)."""
+
+    ds: Dataset
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """``Dataset.get``."""
+        return self.ds.get(keyword, default)
+
+    def private(self, group: int, element: int) -> Any:
+        """The value of private element ``(group, element)``, ``None`` where unreadable."""
+        return _private(self.ds, group, element)
+
+    def __contains__(self, keyword: str) -> bool:
+        return keyword in self.ds
+
+
 @dataclass(slots=True)
 class _FileInfo:
-    """One DICOM image file as discovery saw it (header only)."""
+    """One DICOM image file as discovery saw it (header only).
+
+    ``header`` holds the values the planner reads: pydicom's dataset, or, for a classic
+    image read by :func:`~workbench.imaging.dicom_header.read_classic_header`
+    (``fast``), those values already converted. The full pydicom dataset (``dataset``)
+    is then read only where it is needed: enhanced, MOSAIC and UIH frames (never
+    ``fast``), a series' description and a volume's sequence class.
+    """
 
     path: str
-    ds: Dataset
+    header: HeaderValues
+    series_uid: str
     size: int
     transfer_syntax: str
     pixel_offset: int | None
@@ -129,6 +165,21 @@ class _FileInfo:
     signed: bool
     planar: int
     photometric: str
+    ds: Dataset | None = None
+    fast: bool = False
+
+    @property
+    def dataset(self) -> Dataset:
+        """The whole header as pydicom reads it (read on first use for ``fast`` files)."""
+        if self.ds is None:
+            try:
+                self.ds = _read_header(Path(self.path))
+            except Exception as exc:
+                raise CorruptImageError(
+                    f"{self.path}: unreadable DICOM header (changed since it was found?): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        return self.ds
 
 
 @dataclass(slots=True)
@@ -287,18 +338,36 @@ def _float(value: Any, default: float | None = None) -> float | None:
 
 
 def _file_info(path: Path, ds: Dataset) -> _FileInfo:
-    """Check the pixel data element against the file and the image attributes."""
-    size = path.stat().st_size
+    """Check the pixel data element of a file read by pydicom."""
     # The raw element (offset and length, value deferred). ``Dataset.get_item`` would read
     # the deferred value, so the element store is looked at directly.
     raw = ds._dict.get(BaseTag(PIXEL_DATA_TAG))
-    offset = getattr(raw, "value_tell", None)
-    length = getattr(raw, "length", None)
-    rows, cols = _int(ds.get("Rows")), _int(ds.get("Columns"))
-    frames = max(_int(ds.get("NumberOfFrames"), 1), 1)
-    samples = max(_int(ds.get("SamplesPerPixel"), 1), 1)
-    bits = _int(ds.get("BitsAllocated"), 16)
-    syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "1.2.840.10008.1.2"))
+    return _image_info(
+        path,
+        _DatasetValues(ds),
+        size=path.stat().st_size,
+        syntax=str(getattr(ds.file_meta, "TransferSyntaxUID", "1.2.840.10008.1.2")),
+        offset=getattr(raw, "value_tell", None),
+        length=getattr(raw, "length", None),
+        ds=ds,
+    )
+
+
+def _image_info(
+    path: Path,
+    header: HeaderValues,
+    *,
+    size: int,
+    syntax: str,
+    offset: int | None,
+    length: int | None,
+    ds: Dataset | None,
+) -> _FileInfo:
+    """Check the pixel data element against the file and the image attributes."""
+    rows, cols = _int(header.get("Rows")), _int(header.get("Columns"))
+    frames = max(_int(header.get("NumberOfFrames"), 1), 1)
+    samples = max(_int(header.get("SamplesPerPixel"), 1), 1)
+    bits = _int(header.get("BitsAllocated"), 16)
     if rows <= 0 or cols <= 0:
         raise CorruptImageError(f"{path}: Rows/Columns missing or zero ({rows}x{cols})")
     if length is not None and offset is not None and length != 0xFFFFFFFF:
@@ -322,6 +391,8 @@ def _file_info(path: Path, ds: Dataset) -> _FileInfo:
                 )
     return _FileInfo(
         path=str(path),
+        header=header,
+        series_uid=str(header.get("SeriesInstanceUID", "")),
         ds=ds,
         size=size,
         transfer_syntax=syntax,
@@ -332,15 +403,54 @@ def _file_info(path: Path, ds: Dataset) -> _FileInfo:
         n_frames=frames,
         samples=samples,
         bits_allocated=bits,
-        bits_stored=_int(ds.get("BitsStored"), bits),
-        signed=_int(ds.get("PixelRepresentation")) == 1,
-        planar=_int(ds.get("PlanarConfiguration")),
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        bits_stored=_int(header.get("BitsStored"), bits),
+        signed=_int(header.get("PixelRepresentation")) == 1,
+        planar=_int(header.get("PlanarConfiguration")),
+        photometric=str(header.get("PhotometricInterpretation", "MONOCHROME2")),
     )
+
+
+def _scan_classic(path: Path) -> _FileInfo | None:
+    """A classic single-frame image read without pydicom, or ``None`` (read it with pydicom).
+
+    The fast reader converts the values as pydicom does and declines whatever it cannot;
+    here the files that would take another route through the planner (non-image classes,
+    MOSAIC, no ImagePositionPatient (UIH grids), several frames) and those the checks of
+    :func:`_image_info` refuse are declined too, so pydicom's reading of them reports
+    exactly what it reported before.
+    """
+    found = read_classic_header(path)
+    if found is None:
+        return None
+    header = found.header
+    sop_class = str(header.get("SOPClassUID", "") or found.media_storage_sop_class)
+    if sop_class in NON_IMAGE_SOP_CLASSES or "ImagePositionPatient" not in header:
+        return None
+    if any(t.upper() == "MOSAIC" for t in _image_type(header)):
+        return None
+    try:
+        info = _image_info(
+            path,
+            header,
+            size=found.size,
+            syntax=found.transfer_syntax,
+            offset=found.pixel_offset,
+            length=found.pixel_length,
+            ds=None,
+        )
+    except ImagingError:
+        return None
+    if info.n_frames != 1:
+        return None
+    info.fast = True
+    return info
 
 
 def _scan_file(path: Path) -> tuple[_FileInfo | None, str | None, ImagingError | None]:
     """(image, note, error) for one file: exactly one is not None."""
+    fast = _scan_classic(path)
+    if fast is not None:
+        return fast, None, None
     try:
         ds = _read_header(path)
     except InvalidDicomError:
@@ -405,23 +515,23 @@ def discover(path: str | os.PathLike[str]) -> DiscoveryResult:
             if error.series_uid:
                 broken.add(error.series_uid)
         if info is not None:
-            uid = str(info.ds.get("SeriesInstanceUID", "")) or f"no-uid:{file_path.parent}"
+            uid = info.series_uid or f"no-uid:{file_path.parent}"
             by_series[uid].append(info)
     for uid, infos in by_series.items():
         if uid in broken:
             continue  # its broken file is reported; its other files make no whole series
-        first = infos[0].ds
-        series = DicomSeries(
-            series_instance_uid=uid,
-            study_instance_uid=_str_or_none(first.get("StudyInstanceUID")),
-            frame_of_reference_uid=_str_or_none(first.get("FrameOfReferenceUID")),
-            series_number=_int(first.get("SeriesNumber"), 0) or None,
-            description=str(first.get("SeriesDescription") or first.get("ProtocolName") or ""),
-            modality=str(first.get("Modality", "")),
-            manufacturer=str(first.get("Manufacturer", "")),
-            files=sorted(i.path for i in infos),
-        )
         try:
+            first = infos[0].dataset
+            series = DicomSeries(
+                series_instance_uid=uid,
+                study_instance_uid=_str_or_none(first.get("StudyInstanceUID")),
+                frame_of_reference_uid=_str_or_none(first.get("FrameOfReferenceUID")),
+                series_number=_int(first.get("SeriesNumber"), 0) or None,
+                description=str(first.get("SeriesDescription") or first.get("ProtocolName") or ""),
+                modality=str(first.get("Modality", "")),
+                manufacturer=str(first.get("Manufacturer", "")),
+                files=sorted(i.path for i in infos),
+            )
             series.volumes = _plan_series(infos)
         except ImagingError as exc:
             exc.series_uid = uid
@@ -449,8 +559,8 @@ def _str_or_none(value: Any) -> str | None:
 # --------------------------------------------------------------------------- frames
 
 
-def _vendor(ds: Dataset) -> str:
-    maker = str(ds.get("Manufacturer", "")).upper()
+def _vendor(source: HeaderValues | Dataset) -> str:
+    maker = str(source.get("Manufacturer", "")).upper()
     for name in ("SIEMENS", "GE", "PHILIPS", "UIH", "CANON", "TOSHIBA", "HITACHI"):
         if maker.startswith(name) or name in maker.split():
             return name
@@ -467,38 +577,38 @@ def _private(ds: Dataset, group: int, element: int) -> Any:
         return None
 
 
-def _diffusion(ds: Dataset) -> tuple[float | None, tuple[float, float, float] | None]:
+def _diffusion(header: HeaderValues) -> tuple[float | None, tuple[float, float, float] | None]:
     """b-value and gradient direction of a classic image, from standard or vendor tags."""
-    vendor = _vendor(ds)
-    b = _float(ds.get("DiffusionBValue"))
-    vector: Any = ds.get("DiffusionGradientOrientation")
+    vendor = _vendor(header)
+    b = _float(header.get("DiffusionBValue"))
+    vector: Any = header.get("DiffusionGradientOrientation")
     if vendor == "GE":
-        ge = _private(ds, 0x0043, 0x1039)
+        ge = header.private(0x0043, 0x1039)
         if ge is not None:
             first = ge[0] if not isinstance(ge, str | bytes) and len(ge) else ge
             value = _float(first)
             if value is not None:
                 b = value % 1e9 if value >= 1e9 else value
-        parts = [_float(_private(ds, 0x0019, e)) for e in (0x10BB, 0x10BC, 0x10BD)]
+        parts = [_float(header.private(0x0019, e)) for e in (0x10BB, 0x10BC, 0x10BD)]
         if all(p is not None for p in parts):
             vector = parts
     elif vendor == "SIEMENS":
         if b is None:
-            b = _float(_private(ds, 0x0019, 0x100C))
+            b = _float(header.private(0x0019, 0x100C))
         if vector is None:
-            vector = _private(ds, 0x0019, 0x100E)
+            vector = header.private(0x0019, 0x100E)
     elif vendor == "PHILIPS":
         if b is None:
-            b = _float(_private(ds, 0x2001, 0x1003))
+            b = _float(header.private(0x2001, 0x1003))
         if vector is None:
-            parts = [_float(_private(ds, 0x2005, e)) for e in (0x10B0, 0x10B1, 0x10B2)]
+            parts = [_float(header.private(0x2005, e)) for e in (0x10B0, 0x10B1, 0x10B2)]
             if all(p is not None for p in parts):
                 vector = parts
     elif vendor == "UIH":
         if b is None:
-            b = _float(_private(ds, 0x0065, 0x1009))
+            b = _float(header.private(0x0065, 0x1009))
         if vector is None:
-            vector = _private(ds, 0x0065, 0x1037)
+            vector = header.private(0x0065, 0x1037)
     return b, _vector3(vector)
 
 
@@ -552,8 +662,8 @@ def _checked_orientation(iop: np.ndarray, where: str) -> np.ndarray:
     return np.concatenate([row, col])
 
 
-def _image_type(ds: Dataset) -> tuple[str, ...]:
-    value = ds.get("ImageType")
+def _image_type(source: HeaderValues | Dataset) -> tuple[str, ...]:
+    value = source.get("ImageType")
     if value is None:
         return ()
     if isinstance(value, str):
@@ -563,30 +673,37 @@ def _image_type(ds: Dataset) -> tuple[str, ...]:
 
 def _frames_of(info: _FileInfo) -> list[_Frame]:
     """The 2D frames one file holds."""
-    ds = info.ds
-    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
-        return _enhanced_frames(info)
-    image_type = _image_type(ds)
-    upper = [t.upper() for t in image_type]
-    if "MOSAIC" in upper and _vendor(ds) == "SIEMENS":
-        return _mosaic_frames(info)
-    if _vendor(ds) == "UIH" and "ImagePositionPatient" not in ds:
-        return _uih_grid_frames(info)
+    if not info.fast:  # the fast reader takes classic images only
+        ds = info.dataset
+        if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+            return _enhanced_frames(info)
+        upper = [t.upper() for t in _image_type(ds)]
+        if "MOSAIC" in upper and _vendor(ds) == "SIEMENS":
+            return _mosaic_frames(info)
+        if _vendor(ds) == "UIH" and "ImagePositionPatient" not in ds:
+            return _uih_grid_frames(info)
+    return _classic_frames(info)
+
+
+def _classic_frames(info: _FileInfo) -> list[_Frame]:
+    """The one frame of a classic image, from the values of ``info.header``."""
+    header = info.header
+    image_type = _image_type(header)
     where = info.path
     if info.n_frames > 1:
         raise UnsupportedSeriesError(
             f"{where}: {info.n_frames} frames without per-frame functional groups (legacy "
             "multi-frame); the frames' positions are unknown"
         )
-    position, orientation, spacing = _geometry(ds, where)
+    position, orientation, spacing = _geometry(header, where)
     if position is None or orientation is None:
         missing = "ImagePositionPatient" if position is None else "ImageOrientationPatient"
         raise UnsupportedSeriesError(
             f"{where}: no {missing}; the slice cannot be placed in the patient"
         )
     if spacing is None:
-        spacing = _fallback_spacing(ds, where)
-    b_value, b_vector = _diffusion(ds)
+        spacing = _fallback_spacing(header, where)
+    b_value, b_vector = _diffusion(header)
     return [
         _Frame(
             file=info,
@@ -597,30 +714,30 @@ def _frames_of(info: _FileInfo) -> list[_Frame]:
             position=position,
             orientation=_checked_orientation(orientation, where),
             spacing=spacing,
-            slope=_float(ds.get("RescaleSlope"), 1.0) or 1.0,
-            intercept=_float(ds.get("RescaleIntercept"), 0.0) or 0.0,
+            slope=_float(header.get("RescaleSlope"), 1.0) or 1.0,
+            intercept=_float(header.get("RescaleIntercept"), 0.0) or 0.0,
             kind=(
                 info.rows,
                 info.cols,
                 info.samples,
                 tuple(t.upper() for t in image_type),
-                _int(ds.get("EchoNumbers"), 1),
+                _int(header.get("EchoNumbers"), 1),
             ),
             order=(
-                _float(ds.get("TemporalPositionIdentifier"), 0.0) or 0.0,
-                _float(ds.get("AcquisitionNumber"), 0.0) or 0.0,
-                _float(ds.get("InstanceNumber"), 0.0) or 0.0,
+                _float(header.get("TemporalPositionIdentifier"), 0.0) or 0.0,
+                _float(header.get("AcquisitionNumber"), 0.0) or 0.0,
+                _float(header.get("InstanceNumber"), 0.0) or 0.0,
             ),
             b_value=b_value,
             b_vector=b_vector,
-            identity=(str(ds.get("SOPInstanceUID", info.path)), 0),
+            identity=(str(header.get("SOPInstanceUID", info.path)), 0),
             label="\\".join(image_type),
         )
     ]
 
 
-def _fallback_spacing(ds: Dataset, where: str) -> tuple[float, float]:
-    imager = _array(ds.get("ImagerPixelSpacing"), 2, where, "ImagerPixelSpacing")
+def _fallback_spacing(header: HeaderValues, where: str) -> tuple[float, float]:
+    imager = _array(header.get("ImagerPixelSpacing"), 2, where, "ImagerPixelSpacing")
     if imager is not None and np.all(imager > 0):
         return (float(imager[0]), float(imager[1]))
     raise UnsupportedSeriesError(f"{where}: no PixelSpacing; voxel size unknown")
@@ -637,7 +754,7 @@ def _group_item(groups: Any, keyword: str) -> Any:
 
 def _enhanced_frames(info: _FileInfo) -> list[_Frame]:
     """Frames of an enhanced multi-frame image, each with its functional groups."""
-    ds = info.ds
+    ds = info.dataset
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
@@ -739,7 +856,7 @@ def _mosaic_frames(info: _FileInfo) -> list[_Frame]:
         warnings.simplefilter("ignore")
         from nibabel.nicom import csareader
 
-    ds = info.ds
+    ds = info.dataset
     where = info.path
     try:
         csa = csareader.get_csa_header(ds, "image")
@@ -776,7 +893,7 @@ def _mosaic_frames(info: _FileInfo) -> list[_Frame]:
     step = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
     if not step:
         raise UnsupportedSeriesError(f"{where}: MOSAIC without slice spacing")
-    b_value, b_vector = _diffusion(ds)
+    b_value, b_vector = _diffusion(_DatasetValues(ds))
     image_type = _image_type(ds)
     kind = (
         tile_rows,
@@ -822,7 +939,7 @@ def _uih_grid_frames(info: _FileInfo) -> list[_Frame]:
     The grid's tile size is private (0065,1004) ``"rows*cols"``; the slice count is the
     number of items of (0065,1051), each holding that slice's ImagePositionPatient.
     """
-    ds = info.ds
+    ds = info.dataset
     where = info.path
     items = _private(ds, 0x0065, 0x1051)
     tile_text = str(_private(ds, 0x0065, 0x1004) or "")
@@ -848,7 +965,7 @@ def _uih_grid_frames(info: _FileInfo) -> list[_Frame]:
     if orientation is None or spacing is None:
         raise UnsupportedSeriesError(f"{where}: UIH grid without IOP/PixelSpacing")
     orientation = _checked_orientation(orientation, where)
-    b_value, b_vector = _diffusion(ds)
+    b_value, b_vector = _diffusion(_DatasetValues(ds))
     image_type = _image_type(ds)
     kind = (tile_rows, tile_cols, info.samples, tuple(t.upper() for t in image_type), 1)
     order = (
@@ -907,11 +1024,14 @@ def _plan_series(infos: Sequence[_FileInfo]) -> list[VolumePlan]:
 
 
 def _storage(info: _FileInfo) -> str:
-    if info.n_frames > 1 or "PerFrameFunctionalGroupsSequence" in info.ds:
+    if info.fast:
+        return "classic"  # one frame, no functional groups, not MOSAIC, has a position
+    ds = info.dataset
+    if info.n_frames > 1 or "PerFrameFunctionalGroupsSequence" in ds:
         return "enhanced"
-    if "MOSAIC" in (t.upper() for t in _image_type(info.ds)):
+    if "MOSAIC" in (t.upper() for t in _image_type(ds)):
         return "mosaic"
-    if "ImagePositionPatient" not in info.ds:
+    if "ImagePositionPatient" not in ds:
         return "uih-grid"
     return "classic"
 
@@ -984,8 +1104,10 @@ def _plan_volume(members: list[_Frame], storage: str) -> VolumePlan:
         slice_vector = (last - origin) / (k - 1)
         _check_line(grid[0], origin, slice_vector)
     else:
-        ds = first.file.ds
-        thickness = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness"))
+        header = first.file.header
+        thickness = _float(header.get("SpacingBetweenSlices")) or _float(
+            header.get("SliceThickness")
+        )
         slice_vector = normal * (thickness or 1.0)
     affine = np.eye(4)
     affine[:3, 0] = row_dir * first.spacing[1]
@@ -1091,6 +1213,50 @@ def _pixel_dtype(info: _FileInfo) -> np.dtype[Any]:
     return np.dtype(f"<{kind}{info.bits_allocated // 8}")
 
 
+def _is_plain(info: _FileInfo) -> bool:
+    """Whether the pixel data are stored values as they are, readable straight from the file."""
+    return (
+        info.transfer_syntax in UNCOMPRESSED_LE
+        and info.pixel_offset is not None
+        and info.pixel_length is not None
+        and info.photometric in ("MONOCHROME1", "MONOCHROME2", "RGB")
+        and (info.samples == 1 or info.photometric == "RGB")
+        and (info.bits_stored == info.bits_allocated or not info.signed)
+    )
+
+
+def _read_into(info: _FileInfo, out: np.ndarray) -> str:
+    """Read a one-frame plain file: its pixel bytes straight into ``out`` (one frame, the
+    file's own dtype, C-contiguous), the rest around them; the SHA-256 of the whole file.
+
+    Same values and digest as :func:`_read_pixels`, without its copies: the bytes are read
+    once, into their place, and hashed there (hashlib releases the GIL on large buffers,
+    so the reading threads of :func:`load_series` hash in parallel).
+    """
+    assert info.pixel_offset is not None  # for the type checker: tested in _is_plain
+    view = out.data.cast("B")
+    try:
+        with open(info.path, "rb", buffering=0) as handle:
+            head = handle.read(info.pixel_offset)
+            filled = 0
+            while filled < len(view):
+                got = handle.readinto(view[filled:])
+                if not got:
+                    break
+                filled += got
+            tail = handle.read()
+    except OSError as exc:
+        raise CorruptImageError(f"{info.path}: cannot read: {exc}") from exc
+    if len(head) + filled + len(tail) != info.size:
+        raise CorruptImageError(f"{info.path}: file changed while it was being imported")
+    digest = hashlib.sha256(head)
+    digest.update(view)
+    digest.update(tail)
+    if info.bits_stored < info.bits_allocated:
+        np.bitwise_and(out, np.array((1 << info.bits_stored) - 1, dtype=out.dtype), out=out)
+    return digest.hexdigest()
+
+
 def _read_pixels(info: _FileInfo) -> tuple[np.ndarray, str]:
     """All frames of one file as ``(frames, rows, cols[, samples])`` raw values, and the
     SHA-256 of the file's bytes."""
@@ -1102,16 +1268,8 @@ def _read_pixels(info: _FileInfo) -> tuple[np.ndarray, str]:
     digest = hashlib.sha256(data).hexdigest()
     if len(data) != info.size:
         raise CorruptImageError(f"{info.path}: file changed while it was being imported")
-    fast = (
-        info.transfer_syntax in UNCOMPRESSED_LE
-        and info.pixel_offset is not None
-        and info.pixel_length is not None
-        and info.photometric in ("MONOCHROME1", "MONOCHROME2", "RGB")
-        and (info.samples == 1 or info.photometric == "RGB")
-        and (info.bits_stored == info.bits_allocated or not info.signed)
-    )
-    if fast:
-        assert info.pixel_offset is not None  # for the type checker: tested above
+    if _is_plain(info):
+        assert info.pixel_offset is not None  # for the type checker: tested in _is_plain
         dtype = _pixel_dtype(info)
         count = info.n_frames * info.rows * info.cols * info.samples
         flat = np.frombuffer(data, dtype=dtype, count=count, offset=info.pixel_offset)
@@ -1160,8 +1318,8 @@ def _decode_with_simpleitk(info: _FileInfo, problem: str) -> np.ndarray:
         ) from exc
     # SimpleITK applies Rescale Slope/Intercept itself; undo nothing but warn via dtype:
     # the raw stored values are needed here, so refuse rescaled files on this path.
-    slope = _float(info.ds.get("RescaleSlope"), 1.0)
-    intercept = _float(info.ds.get("RescaleIntercept"), 0.0)
+    slope = _float(info.header.get("RescaleSlope"), 1.0)
+    intercept = _float(info.header.get("RescaleIntercept"), 0.0)
     if slope not in (None, 1.0) or intercept not in (None, 0.0):
         raise UnsupportedSeriesError(
             f"{info.path}: compressed pixel data with rescaling needs a pydicom decoder "
@@ -1200,8 +1358,24 @@ def load_series(series: DicomSeries, *, threads: int | None = None) -> list[Volu
                 targets[frame.file.path].append((v, t, k, frame))
     digests: dict[str, str] = {}
 
+    def direct_slot(info: _FileInfo) -> np.ndarray | None:
+        """The output frame a one-frame plain file can be read straight into, if any."""
+        (where,) = targets[info.path] if len(targets[info.path]) == 1 else (None,)
+        if where is None or where[3].tile is not None or info.n_frames != 1:
+            return None
+        if not _is_plain(info) or info.samples != 1:
+            return None
+        v, t, k, _ = where
+        slot = outputs[v][t, k]
+        return slot if slot.dtype == _pixel_dtype(info) else None
+
     def place(path: str) -> None:
-        pixels, digest = _read_pixels(needed[path])
+        info = needed[path]
+        slot = direct_slot(info)
+        if slot is not None:
+            digests[path] = _read_into(info, slot)
+            return
+        pixels, digest = _read_pixels(info)
         digests[path] = digest
         for v, t, k, frame in targets[path]:
             image = pixels[frame.frame if frame.tile is None else 0]
@@ -1210,13 +1384,22 @@ def load_series(series: DicomSeries, *, threads: int | None = None) -> list[Volu
                 image = image[r0 : r0 + frame.rows, c0 : c0 + frame.cols]
             outputs[v][t, k] = image
 
-    workers = threads if threads is not None else min(4, os.cpu_count() or 1)
-    if workers > 1 and len(needed) > 8:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(place, needed))
-    else:
-        for path in needed:
+    def place_all(paths: list[str]) -> None:
+        for path in paths:
             place(path)
+
+    workers = threads if threads is not None else min(4, os.cpu_count() or 1)
+    paths = list(needed)
+    if workers > 1 and len(paths) > 8:
+        # One contiguous run of files per thread: reading and hashing release the GIL, and
+        # a task per file cost more in hand-offs than it gained (measured: 17 ms vs 15 ms
+        # serial for 176 files with one core busy elsewhere; runs do no worse than serial).
+        size = math.ceil(len(paths) / workers)
+        runs = [paths[start : start + size] for start in range(0, len(paths), size)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(place_all, runs))
+    else:
+        place_all(paths)
     volumes = []
     for plan, raw in zip(series.volumes, outputs, strict=True):
         volumes.append(_make_volume(series, plan, raw, digests))
@@ -1233,6 +1416,8 @@ def _scaled(plan: VolumePlan, raw: np.ndarray) -> np.ndarray:
         np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
     )
     if integral and np.all(slopes == 1):
+        if not np.any(intercepts) and raw.dtype in (np.int8, np.uint8, np.int16):
+            return raw.astype(np.int16, copy=False)  # fits whatever the values: skip the scan
         low = int(raw.min()) + int(intercepts.min())
         high = int(raw.max()) + int(intercepts.max())
         if low >= -32768 and high <= 32767:
@@ -1263,7 +1448,7 @@ def _make_volume(
             array = array[:, :, :, 0]
     files = plan.files
     first = plan.frames[0][0]
-    ds = first.file.ds
+    ds = first.file.dataset
     summary = header_summary(ds, first.frame if first.tile is None else 0)
     b_values = [stack[0].b_value for stack in plan.frames]
     if b_values[0] is not None and "DiffusionBValue" not in summary:
