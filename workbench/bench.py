@@ -154,10 +154,65 @@ def _bench_gate(data: BenchData) -> Iterator[BenchRow]:
     )  # fmt: skip
 
 
+def _bench_pipeline(data: BenchData) -> Iterator[BenchRow]:
+    """The whole import a coordinator runs: gate, sandboxed load, cache, registry."""
+    import SimpleITK as sitk
+
+    from workbench.cases import NewCase, create_case
+    from workbench.domain import Condition, Sex
+    from workbench.importer import ParserSandbox, import_path
+    from workbench.registry.db import Registry
+    from workbench.users import resolve_actor
+
+    registry = Registry.open(f"sqlite:///{data.root / 'bench.sqlite3'}")
+    sandbox = ParserSandbox()
+    sandbox.warm_up()
+    runs = iter(range(1000))
+
+    def ours() -> object:
+        run = next(runs)
+        with registry.write() as session:
+            actor = resolve_actor(session, "bench")
+            create_case(
+                session, actor, NewCase(f"PML-B{run}", "BENCH", Sex.OTHER, "40-49", Condition.HIV)
+            )
+        return import_path(
+            registry, actor, data.dicom_dir, f"PML-B{run}", day=0,
+            cache_root=data.root / f"cache{run}", sandbox=sandbox,
+        )  # fmt: skip
+
+    def peer() -> object:
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(data.dicom_dir)))
+        return sitk.GetArrayViewFromImage(reader.Execute())
+
+    try:
+        mine = median_seconds(ours, repeat=3)
+        theirs = median_seconds(peer, repeat=3)
+    finally:
+        sandbox.close()
+        registry.close()
+    yield BenchRow(
+        f"whole import ({data.volume.shape[0]} files): de-identification gate, sandboxed load, "
+        "voxel cache, registry",
+        mine, "s", "SimpleITK ImageSeriesReader", theirs, mine / theirs, "informative",
+    )  # fmt: skip
+
+
+def _bench_render(_data: BenchData) -> Iterator[BenchRow]:
+    """Model change to pixels, from :mod:`viewers.bench` (its own synthetic volumes)."""
+    from viewers.bench import render_benchmarks
+
+    for row in render_benchmarks(repeat=100):
+        yield BenchRow(**row)
+
+
 BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
     _bench_import,
+    _bench_pipeline,
     _bench_reopen,
     _bench_gate,
+    _bench_render,
 ]
 """Every benchmark, in report order; later issues append theirs."""
 

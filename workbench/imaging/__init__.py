@@ -7,6 +7,9 @@ Architecture:
 - :mod:`.dicom` — discovery (folder walk, header-only reads, series and volume planning,
   geometry checks) and loading of classic, 4D classic, enhanced multi-frame, Siemens
   MOSAIC and UIH grid storage.
+- :mod:`.dicom_header` — a fast reader of the few tags the planner needs from classic
+  single-frame files (values converted by pydicom's rules); it declines anything unusual and
+  discovery then reads that file with pydicom.
 - :mod:`.nifti` — ``.nii`` / ``.nii.gz`` (sform/qform as nibabel documents, RAS→LPS).
 - :mod:`.sequence` — sequence class (T1, T1+Gd, T2, FLAIR, DWI, ADC, SWI, other) from headers.
 - :mod:`.convert` — one ``.nii.gz`` + JSON sidecar per volume.
