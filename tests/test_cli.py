@@ -318,3 +318,34 @@ def test_criteria_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     code, _, err = run(capsys, "criteria", str(path))
     assert code == 1
     assert "csf_jcv_pcr" in err
+
+
+def test_series_class_can_be_corrected_with_a_reason(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str, tmp_path: Path
+) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    _write_small_series(tmp_path / "dwi")
+    args = ("import", str(tmp_path / "dwi"), "--case", "PML-0042", "--day", "0")
+    assert run(capsys, "--db", sqlite_url, *args)[0] == 0
+    code, _, err = run(
+        capsys, "--db", sqlite_url, "series", "set-class", "1", "XYZ", "--reason", "r"
+    )
+    assert code == 1
+    assert "CLASS: 'XYZ' is not one of" in err
+    code, out, _ = run(
+        capsys, "--db", sqlite_url, "series", "set-class", "1", "ADC", "--reason", "map, not DWI"
+    )
+    assert (code, out.strip()) == (0, "series #1 is now ADC")
+    shown = json.loads(run(capsys, "--db", sqlite_url, "case", "show", "PML-0042", "--json")[1])
+    assert shown["timepoints"][0]["series"][0]["sequence_class"] == "ADC"
+    from workbench.registry.db import Registry
+    from workbench.registry.models import Series
+
+    registry = Registry.open(sqlite_url)
+    with registry.read() as session:
+        series = session.get(Series, 1)
+        assert series is not None
+        assert series.sequence_evidence["inferred"] == "DWI"
+        assert series.sequence_evidence["corrected"]["reason"] == "map, not DWI"
+    registry.close()
+    assert run(capsys, "--db", sqlite_url, "audit", "verify")[0] == 0

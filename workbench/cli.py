@@ -163,6 +163,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=_cmd_bench)
 
+    series = commands.add_parser("series", help="imported series")
+    series_commands = series.add_subparsers(dest="series_command", metavar="ACTION", required=True)
+    set_class = series_commands.add_parser(
+        "set-class", help="correct a series' sequence class (the header evidence is kept)"
+    )
+    set_class.add_argument("series_id", type=int, metavar="SERIES_ID")
+    set_class.add_argument(
+        "sequence_class", metavar="CLASS", help="T1, T1+Gd, T2, FLAIR, DWI, ADC, SWI or other"
+    )
+    set_class.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    set_class.set_defaults(run=_cmd_series_set_class)
+
     convert = commands.add_parser(
         "convert", help="write each volume of a DICOM folder/file or NIfTI as NIfTI + JSON"
     )
@@ -441,6 +453,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps([row.as_json() for row in rows], indent=2))
     else:
         print(format_table(rows))
+    return EXIT_OK
+
+
+def _cmd_series_set_class(args: argparse.Namespace) -> int:
+    from workbench.domain import SequenceClass
+    from workbench.studies import correct_sequence_class
+
+    wanted = coerce_enum(SequenceClass, args.sequence_class, "CLASS")
+    registry = _open(args)
+    actor = _actor(args, registry)
+    with registry.write() as session:
+        correct_sequence_class(session, actor, args.series_id, wanted, reason=args.reason)
+    registry.close()
+    print(f"series #{args.series_id} is now {wanted.value}")
     return EXIT_OK
 
 

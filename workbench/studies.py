@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from adjudication.vocabulary import Role
 from workbench.domain import SequenceClass, SourceKind
 from workbench.registry import audit
-from workbench.registry.errors import NotFoundError, ValidationError
+from workbench.registry.errors import ConflictError, NotFoundError, ValidationError
 from workbench.registry.models import Case, ImagingStudy, Series
 from workbench.users import Actor
 
@@ -160,6 +160,52 @@ def add_series(session: Session, actor: Actor, study: ImagingStudy, record: Seri
             "shape": list(record.shape),
             "content_sha256": record.content_sha256,
         },
+    )
+    return series
+
+
+def correct_sequence_class(
+    session: Session,
+    actor: Actor,
+    series_id: int,
+    sequence_class: SequenceClass,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> Series:
+    """Set a series' sequence class by hand, keeping the header evidence and the reason.
+
+    The inferred class and its evidence stay in ``sequence_evidence`` (under ``inferred``),
+    so the correction is visible next to what the headers said.
+    """
+    actor.require(Role.COORDINATOR, Role.ADMIN, Role.READER, action="correct sequence classes")
+    if not reason.strip():
+        raise ValidationError("reason: say why the sequence class is corrected")
+    series = session.get(Series, series_id)
+    if series is None:
+        raise NotFoundError(f"no series #{series_id} in this registry")
+    if expected_version is not None and series.version != expected_version:
+        raise ConflictError(
+            f"series #{series_id} was changed by someone else since you opened it; "
+            "nothing was saved"
+        )
+    before = series.sequence_class
+    evidence = dict(series.sequence_evidence or {})
+    evidence.setdefault("inferred", before.value)
+    evidence["corrected"] = {"to": sequence_class.value, "by": actor.username, "reason": reason}
+    series.sequence_class = sequence_class
+    series.sequence_evidence = evidence
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="series.correct_class",
+        entity_type="series",
+        entity_id=series_id,
+        before={"sequence_class": before.value},
+        after={"sequence_class": sequence_class.value},
+        reason=reason,
     )
     return series
 
