@@ -25,7 +25,15 @@ How it fits together (each module's docstring says more):
 - :mod:`viewers.registration` — rigid registration with SimpleITK (imported lazily).
 - :mod:`viewers.interaction`, :mod:`viewers.events` — ``PointerEvent``/``Key`` and the
   small ``Signal`` the models emit on.
-- :mod:`viewers.bench` — render-speed rows for the application's ``bench`` command.
+- :mod:`viewers.labels_edit` — ``LabelEditor``: a writable label map with unlimited undo in
+  change groups (one brush drag is one step) storing only the changed voxels.
+- :mod:`viewers.tools`, :mod:`viewers.grow`, :mod:`viewers.label_ops` — brush/eraser (disc
+  or sphere), polygon fill, click-to-grow (SimpleITK inside a region around the click), fill
+  holes, remove islands, split, merge, delete; all driven by toolkit-neutral events.
+- :mod:`viewers.measure` — per-label voxel count, mL, centroid and hemisphere; 26-connected
+  lesions.
+- :mod:`viewers.bench`, :mod:`viewers.tools_bench` — speed rows for the application's
+  ``bench`` command.
 
 World convention: DICOM LPS millimetres everywhere inside; a caller with NIfTI data converts
 its RAS affine at the edge (``np.diag([-1, -1, 1, 1]) @ ras_affine``).

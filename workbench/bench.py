@@ -207,12 +207,21 @@ def _bench_render(_data: BenchData) -> Iterator[BenchRow]:
         yield BenchRow(**row)
 
 
+def _bench_tools(_data: BenchData) -> Iterator[BenchRow]:
+    """Click-to-grow and brush strokes on a 256³ volume, from :mod:`viewers.tools_bench`."""
+    from viewers.tools_bench import tool_benchmarks
+
+    for row in tool_benchmarks():
+        yield BenchRow(**row)
+
+
 BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
     _bench_import,
     _bench_pipeline,
     _bench_reopen,
     _bench_gate,
     _bench_render,
+    _bench_tools,
 ]
 """Every benchmark, in report order; later issues append theirs."""
 
