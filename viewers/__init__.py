@@ -30,6 +30,10 @@ How it fits together (each module's docstring says more):
 - :mod:`viewers.tools`, :mod:`viewers.grow`, :mod:`viewers.label_ops` — brush/eraser (disc
   or sphere), polygon fill, click-to-grow (SimpleITK inside a region around the click), fill
   holes, remove islands, split, merge, delete; all driven by toolkit-neutral events.
+- :mod:`viewers.label_tools` — ``LabelTools``: the tool a reader holds on a set of views
+  (``SliceView.set_tool``), its settings, the active label, undo/redo and the label
+  operations; the model of ``viewers.qt.QtLabelToolbar``. :mod:`viewers.tool_overlay`
+  computes what a view draws for its tool (brush circle, open polygon, grow preview).
 - :mod:`viewers.measure` — per-label voxel count, mL, centroid and hemisphere; 26-connected
   lesions.
 - :mod:`viewers.bench`, :mod:`viewers.tools_bench` — speed rows for the application's

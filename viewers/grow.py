@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from viewers.events import Signal
 from viewers.image import ImageLayer
-from viewers.interaction import WHEEL_NOTCH, Buttons, Modifiers, PointerEvent, PointerKind
+from viewers.interaction import WHEEL_NOTCH, Buttons, Key, Modifiers, PointerEvent, PointerKind
 from viewers.labels_edit import EditorError, LabelEditor, VoxelBox
 from viewers.view import SliceView
 
@@ -273,5 +273,19 @@ class GrowTool:
                 return False
             steps = event.wheel_delta / WHEEL_NOTCH
             self.set_tolerance(self.tolerance + steps * self.tolerance_step)
+            return True
+        return False
+
+    def handle_key(self, key: Key | str, modifiers: Modifiers = Modifiers.NONE) -> bool:
+        """Enter applies the preview (one change group), Escape drops it; True when used
+        (only while there is a preview; keys with Ctrl, Alt or Meta are left to others)."""
+        if self._preview is None or modifiers & (Modifiers.CTRL | Modifiers.ALT | Modifiers.META):
+            return False
+        text = key.value if isinstance(key, Key) else str(key)
+        if text == Key.ENTER.value:
+            self.apply_grow()
+            return True
+        if text == Key.ESCAPE.value:
+            self.clear_preview()
             return True
         return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,8 +253,10 @@ class LabelLayer(_Spatial):
     def bounding_box(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
         """Lowest and highest voxel index (inclusive) holding a nonzero label, or None.
 
-        Found once and remembered (call :meth:`forget_derived` after editing the array): views
-        use it to skip slices without labels and to sample only the labelled part.
+        Found once and remembered (call :meth:`forget_derived` after editing the array, or
+        :meth:`note_edit`, which widens it, after editing a box): views use it to skip slices
+        without labels and to sample only the labelled part. After :meth:`note_edit` it may
+        be larger than the labels (never smaller).
         """
         if "bbox" in self._cache:
             found: tuple[tuple[int, int, int], tuple[int, int, int]] | None = self._cache["bbox"]
@@ -274,7 +276,8 @@ class LabelLayer(_Spatial):
         """``(n, 4)`` uint8: the RGBA of every label value 0..n-1 (row 0 transparent).
 
         ``n`` covers the largest label in the table and in the array (found once, then
-        remembered; call :meth:`forget_derived` after painting a new, larger label).
+        remembered; call :meth:`forget_derived` or :meth:`note_edit` after painting a new,
+        larger label).
         """
         top = self._cache.get("max")
         if top is None:
@@ -294,3 +297,39 @@ class LabelLayer(_Spatial):
         """Forget the remembered largest label and bounding box (after editing the array)."""
         self._cache.pop("max", None)
         self._cache.pop("bbox", None)
+
+    def note_edit(
+        self,
+        lo: Sequence[int],
+        hi_exclusive: Sequence[int],
+        top_label: int | None = None,
+    ) -> None:
+        """Say that voxels inside the box ``lo..hi_exclusive`` were edited in place.
+
+        Cheaper than :meth:`forget_derived` for a brush move: a remembered bounding box is
+        widened to include the edited box (never shrunk, so after an erase it may be larger
+        than the labels, which costs a little sampling, never a missed label), and a
+        remembered largest label is raised to ``top_label`` (the largest value now in the
+        edited box) when that is bigger. Nothing is rescanned; what was not remembered yet
+        is found on first use as before. The box is clipped to the array.
+        """
+        shape = self.array.shape
+        low = [min(max(int(v), 0), int(n)) for v, n in zip(lo, shape, strict=True)]
+        high = [min(max(int(v), 0), int(n)) for v, n in zip(hi_exclusive, shape, strict=True)]
+        if any(h <= lw for lw, h in zip(low, high, strict=True)):
+            return  # an empty box: nothing was edited
+        if "bbox" in self._cache:
+            edited = ((low[0], low[1], low[2]), (high[0] - 1, high[1] - 1, high[2] - 1))
+            known: tuple[tuple[int, int, int], tuple[int, int, int]] | None = self._cache["bbox"]
+            if known is None:
+                # The map was empty, so every label now lies inside the edited box.
+                self._cache["bbox"] = edited
+            else:
+                (a0, b0, c0), (a1, b1, c1) = known
+                (d0, e0, f0), (d1, e1, f1) = edited
+                self._cache["bbox"] = (
+                    (min(a0, d0), min(b0, e0), min(c0, f0)),
+                    (max(a1, d1), max(b1, e1), max(c1, f1)),
+                )
+        if top_label is not None and "max" in self._cache and int(top_label) > self._cache["max"]:
+            self._cache["max"] = int(top_label)

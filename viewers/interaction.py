@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from viewers.view import SliceView
 
 
 class PointerKind(enum.StrEnum):
@@ -85,6 +89,12 @@ class Key(enum.StrEnum):
     END = "End"
     PLUS = "+"
     MINUS = "-"
+    EQUAL = "="
+    """The unshifted ``+`` key: zooms in like ``+``; with Alt it grows the brush."""
+    ENTER = "Enter"
+    """Return or Enter: apply the grow preview, close the polygon."""
+    ESCAPE = "Escape"
+    """Cancel the tool's pending gesture (grow preview, open polygon)."""
     R = "R"
     I = "I"  # noqa: E741 - the key is called I
     A = "A"
@@ -102,6 +112,26 @@ PAGE_SLICES = 10
 """Slices moved by PageUp/PageDown."""
 
 
+class PointerTool(Protocol):
+    """What a :class:`viewers.view.SliceView` accepts as its active tool (``set_tool``).
+
+    The view offers each pointer event to the tool first, unless one of its own drags
+    (window/level, pan, cursor) is in progress; the tool returns True when it used the
+    event (the view then only repaints) and False to let the view act as it would without a
+    tool (Ctrl+drag, middle drag and the plain wheel are the view's). Keys are offered the
+    same way. :class:`viewers.tools.Brush`, :class:`viewers.tools.PolygonTool` and
+    :class:`viewers.grow.GrowTool` are tools.
+    """
+
+    def handle_pointer(self, event: PointerEvent, view: SliceView) -> bool:
+        """Act on a pointer event of ``view``; True when used (the view should not see it)."""
+        ...
+
+    def handle_key(self, key: Key | str, modifiers: Modifiers) -> bool:
+        """Act on a key; True when used."""
+        ...
+
+
 def shortcut_help() -> list[tuple[str, str]]:
     """``(key or gesture, action)`` for everything the slice views respond to, for a help panel."""
     from viewers.window import PRESETS
@@ -116,7 +146,7 @@ def shortcut_help() -> list[tuple[str, str]]:
         ("Down / Left arrow", "previous slice"),
         ("Page Up / Page Down", f"{PAGE_SLICES} slices forward / back"),
         ("Home / End", "first / last slice"),
-        ("+ / -", "zoom in / out"),
+        ("+ (or =) / -", "zoom in / out"),
         ("R", "reset zoom and pan"),
         ("I", "invert grey levels"),
         ("A", "automatic window (1st–99th percentile of nonzero voxels)"),
@@ -124,5 +154,15 @@ def shortcut_help() -> list[tuple[str, str]]:
     ]
     rows += [
         (str(n), f"window preset: {p.name} ({p.description})") for n, p in enumerate(PRESETS, 1)
+    ]
+    rows += [
+        ("Left drag (brush / eraser)", "paint / erase the active lesion label"),
+        ("Alt + - / Alt + =", "brush: smaller / larger radius"),
+        ("Shift + mouse wheel", "brush radius, or grow tolerance (the preview follows)"),
+        ("Left click (polygon)", "add a corner; click the first corner or right click to fill"),
+        ("Left click (grow)", "preview the region grown from the clicked point"),
+        ("Enter", "apply the grow preview (polygon: close and fill)"),
+        ("Escape", "cancel the grow preview or the open polygon"),
+        ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the last edit (one brush drag is one step)"),
     ]
     return rows

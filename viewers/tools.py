@@ -25,7 +25,7 @@ Wiring into a view: :func:`connect_view` makes the editor's change events call
 ``SliceView.labels_changed`` for the label layer that shares the editor's array. The Qt
 widget offers pointer events to the active tool first (``tool.handle_pointer(event, view)``)
 and hands the ones it declines (``False``: wheel scrolling, middle-drag pan, Ctrl+drag
-window/level) to the view.
+window/level) to the view: ``SliceView.set_tool(tool)`` does exactly that.
 """
 
 from __future__ import annotations
@@ -51,13 +51,29 @@ class BrushShape(enum.StrEnum):
     """A ball in 3D (paints neighbouring slices too)."""
 
 
+def top_label_in(editor: LabelEditor, box: VoxelBox) -> int:
+    """The largest label now in ``box`` of the editor's map (0 for an empty box).
+
+    What a view needs after an edit to keep its colour table long enough: scanning the
+    changed box is exact (the active label when painting; the restored labels after an undo;
+    the new labels of a split) and costs no more than the edit itself.
+    """
+    if box.is_empty:
+        return 0
+    return int(editor.array[box.slices].max())
+
+
 def connect_view(editor: LabelEditor, view: SliceView, layer_name: str) -> Callable[..., object]:
     """Tell ``view`` about every change of ``editor`` (its label layer ``layer_name`` must
     share the editor's array). Returns the callback, for ``editor.events.changed.disconnect``.
+
+    Each change passes its voxel box and the largest label in it
+    (``SliceView.labels_changed(name, box, top_label)``), so the layer widens its remembered
+    bounding box instead of rescanning the label map on every brush move.
     """
 
     def changed(box: VoxelBox) -> None:
-        view.labels_changed(layer_name)
+        view.labels_changed(layer_name, (box.lo, box.hi), top_label_in(editor, box))
 
     return editor.events.changed.connect(changed)
 
@@ -484,6 +500,20 @@ class PolygonTool:
         """Drop the corners without filling."""
         self._points = []
         self._normal = None
+
+    def handle_key(self, key: Key | str, modifiers: Modifiers = Modifiers.NONE) -> bool:
+        """Enter closes and fills the polygon (3 corners or more), Escape drops the corners;
+        True when used (keys with Ctrl, Alt or Meta are left to others)."""
+        if modifiers & (Modifiers.CTRL | Modifiers.ALT | Modifiers.META):
+            return False
+        text = key.value if isinstance(key, Key) else str(key)
+        if text == Key.ENTER.value and len(self._points) >= 3:
+            self.close()
+            return True
+        if text == Key.ESCAPE.value and self._points:
+            self.cancel()
+            return True
+        return False
 
     def handle_pointer(self, event: PointerEvent, view: SliceView) -> bool:
         """Act on a pointer event of ``view``; True when used."""

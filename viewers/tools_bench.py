@@ -16,42 +16,17 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from viewers.bench import synthetic_brain
+from viewers.bench import _median_ms, _row, synthetic_brain
 from viewers.geometry import Plane
 from viewers.grow import GrowTool
 from viewers.image import ImageLayer, LabelLayer
 from viewers.labels_edit import LabelEditor
 from viewers.tools import Brush, connect_view
 from viewers.view import SliceView
-
-
-def _median_ms(function: Callable[[], object], repeat: int) -> float:
-    function()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000.0
-
-
-def _row(name: str, value: float, peer: str, peer_value: float, target: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "value": value,
-        "unit": "ms",
-        "peer": peer,
-        "peer_value": peer_value,
-        "ratio": value / peer_value if peer_value > 0 else None,
-        "target": target,
-    }
 
 
 def _lesion_seeds(shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:

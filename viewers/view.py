@@ -17,13 +17,21 @@ Input: :meth:`SliceView.handle_pointer` takes a :class:`viewers.interaction.Poin
 drag pans, the wheel scrolls, Ctrl+wheel zooms about the pointer) and
 :meth:`SliceView.handle_key` a :class:`viewers.interaction.Key`
 (see :func:`viewers.interaction.shortcut_help`).
+
+Tools: :meth:`SliceView.set_tool` makes an editing tool (a
+:class:`viewers.interaction.PointerTool`: brush, eraser, polygon, grow) active; pointer
+events and keys are offered to it first and what it declines keeps its meaning above, so
+the wheel still scrolls and Ctrl+drag still windows while a brush is active.
+:meth:`SliceView.labels_changed` with the edited box keeps the label layer's remembered
+bounding box and largest label up to date without rescanning the label map.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +63,9 @@ from viewers.interaction import (
     Modifiers,
     PointerEvent,
     PointerKind,
+    PointerTool,
 )
+from viewers.labels_edit import VoxelBox
 from viewers.window import PRESETS, Window, WindowPreset, auto_window, intensity_stats
 
 MIN_ZOOM = 0.1
@@ -87,6 +97,8 @@ class SliceViewEvents:
         """``()``: the image or the label layers changed."""
         self.linked = Signal()
         """``(linked: bool)``."""
+        self.tool = Signal()
+        """``(tool: PointerTool | None)``: the active tool changed (None: navigate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +184,7 @@ class SliceView:
         self._pointer: tuple[float, float] | None = None
         self._drag: _Drag | None = None
         self._wheel_rest = 0.0
+        self._tool: PointerTool | None = None
         self._frames: dict[Hashable, SliceGrid] = {}
         self._ranges: dict[Hashable, tuple[float, float, float]] = {}
         self._base_key: Hashable = None
@@ -268,12 +281,30 @@ class SliceView:
         self.events.changed.emit()
         return updated
 
-    def labels_changed(self, name: str | None = None) -> None:
-        """Say that the voxels of label layer ``name`` (or of all) were edited in place."""
+    def labels_changed(
+        self,
+        name: str | None = None,
+        box: VoxelBox | tuple[Sequence[int], Sequence[int]] | None = None,
+        top_label: int | None = None,
+    ) -> None:
+        """Say that the voxels of label layer ``name`` (or of all) were edited in place.
+
+        ``box``: the edited voxels lie in this box of the layer's grid (a
+        :class:`~viewers.labels_edit.VoxelBox` or ``(lo, hi_exclusive)``), and ``top_label``
+        is the largest label now in it: the layer widens its remembered bounding box and
+        largest label (:meth:`LabelLayer.note_edit`) instead of forgetting them, so a brush
+        move does not rescan the whole label map. Without ``box`` both are found again.
+        """
+        bounds = None
+        if box is not None:
+            bounds = (box.lo, box.hi) if isinstance(box, VoxelBox) else (box[0], box[1])
         for layer in self._labels:
             if name is None or layer.name == name:
                 self._label_versions[layer.name] = self._label_versions.get(layer.name, 0) + 1
-                layer.forget_derived()
+                if bounds is None:
+                    layer.forget_derived()
+                else:
+                    layer.note_edit(bounds[0], bounds[1], top_label)
         self._label_slices.clear()
         self.events.changed.emit()
 
@@ -684,15 +715,78 @@ class SliceView:
         """:meth:`readout_at` the last pointer position, or None when the pointer is away."""
         return None if self._pointer is None else self.readout_at(*self._pointer)
 
+    @property
+    def pointer(self) -> tuple[float, float] | None:
+        """The last pointer position in view pixels, or None when the pointer is away."""
+        return self._pointer
+
+    # --- the active tool -----------------------------------------------------------------------
+
+    @property
+    def tool(self) -> PointerTool | None:
+        """The active editing tool (pointer events and keys go to it first), or None."""
+        return self._tool
+
+    def set_tool(self, tool: PointerTool | None) -> None:
+        """Make ``tool`` the active tool (None: navigate only).
+
+        Any object with ``handle_pointer(event, view) -> bool`` and
+        ``handle_key(key, modifiers) -> bool`` will do (:class:`PointerTool`). A view drag in
+        progress is dropped.
+        """
+        if tool is self._tool:
+            return
+        self._tool = tool
+        self._drag = None
+        self.events.tool.emit(tool)
+        self.events.changed.emit()
+
+    def refresh(self) -> None:
+        """Ask for a repaint without a change of state (a tool's overlay changed)."""
+        self.events.changed.emit()
+
+    def offer_key_to_tool(self, key: Key | str, modifiers: Modifiers = Modifiers.NONE) -> bool:
+        """Offer a key to the active tool only; True (and a repaint) when it used it.
+
+        :meth:`handle_key` does this first; a widget calls it on its own to let the tool
+        take a key before the application's shortcuts (Escape cancelling a grow preview
+        rather than closing a panel).
+        """
+        if self._tool is None:
+            return False
+        if isinstance(key, str) and not isinstance(key, Key):
+            with contextlib.suppress(ValueError):  # the tool may know keys the view does not
+                key = Key(key.upper() if len(key) == 1 else key)
+        if self._tool.handle_key(key, Modifiers(modifiers)):
+            self.events.changed.emit()
+            return True
+        return False
+
     # --- input ------------------------------------------------------------------------------
 
     def handle_pointer(self, event: PointerEvent) -> bool:
-        """Act on a pointer event; True when it was used."""
+        """Act on a pointer event; True when it was used.
+
+        With an active :attr:`tool`, the event goes to the tool first unless a view drag
+        is in progress (releases always do, so a stroke ends even when another button
+        started a window drag meanwhile); what the tool declines the view handles as
+        without one.
+        """
         if event.kind is PointerKind.LEAVE:
             self._pointer = None
             self.events.changed.emit()
             return True
         self._pointer = (event.x, event.y)
+        tool = self._tool
+        if (
+            tool is not None
+            and (self._drag is None or event.kind is PointerKind.RELEASE)
+            and tool.handle_pointer(event, self)
+        ):
+            if self._drag is not None and not (event.buttons & self._drag.button):
+                self._drag = None
+            self.events.changed.emit()
+            return True
         if event.kind is PointerKind.WHEEL:
             return self._wheel(event)
         if event.kind is PointerKind.PRESS:
@@ -760,7 +854,12 @@ class SliceView:
         return True
 
     def handle_key(self, key: Key | str, modifiers: Modifiers = Modifiers.NONE) -> bool:
-        """Act on a key (see :func:`viewers.interaction.shortcut_help`); True when used."""
+        """Act on a key (see :func:`viewers.interaction.shortcut_help`); True when used.
+
+        The active :attr:`tool` is offered the key first.
+        """
+        if self.offer_key_to_tool(key, modifiers):
+            return True
         try:
             key = Key(key if not isinstance(key, str) or len(key) != 1 else key.upper())
         except ValueError:
@@ -785,7 +884,7 @@ class SliceView:
             info = self.slice_info()
             if info is not None:
                 self.go_to_slice(info.count - 1)
-        elif key is Key.PLUS:
+        elif key in (Key.PLUS, Key.EQUAL):
             self.zoom_by(ZOOM_STEP)
         elif key is Key.MINUS:
             self.zoom_by(1.0 / ZOOM_STEP)

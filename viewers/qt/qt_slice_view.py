@@ -10,10 +10,18 @@ no per-pixel Python) and drawn into the model's image rectangle (zoom and pan on
 that rectangle), then the crosshair, the orientation letters of the four edges, a scale
 bar and the corner texts (series, slice number and position, window/level, and the world
 position and stored value under the pointer) are drawn on a black background.
+
+Tools: the model's active tool (``SliceView.set_tool``) gets the pointer events and keys
+first (the model decides, see ``SliceView.handle_pointer``). The widget draws what
+:mod:`viewers.tool_overlay` computes for it: the grow preview over the image, the open
+polygon, and the brush circle at the pointer, plus a caption line about the tool. Keys a
+tool takes (Escape dropping a grow preview) are claimed before the application's
+shortcuts see them (``ShortcutOverride``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import cast
 
@@ -35,7 +43,9 @@ from PyQt6.QtGui import (
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from viewers.geometry import Plane
-from viewers.interaction import Buttons, Key, Modifiers, PointerEvent, PointerKind
+from viewers.grow import GrowPreview, GrowTool
+from viewers.interaction import Buttons, Key, Modifiers, PointerEvent, PointerKind, PointerTool
+from viewers.tool_overlay import GrowPreviewImage, brush_outline, polygon_outline, tool_captions
 from viewers.view import SliceView
 
 BACKGROUND = QColor(0, 0, 0)
@@ -44,6 +54,8 @@ SHADOW = QColor(0, 0, 0, 220)
 LETTERS = QColor(255, 214, 102)
 CROSSHAIR = QColor(80, 200, 255, 150)
 CROSSHAIR_GAP = 12.0
+POLYGON = QColor(255, 214, 102)
+ERASER = QColor(240, 240, 240)
 
 _BUTTONS = (
     (Qt.MouseButton.LeftButton, Buttons.LEFT),
@@ -60,12 +72,13 @@ _KEYS = {
     Qt.Key.Key_Up: Key.UP, Qt.Key.Key_Down: Key.DOWN, Qt.Key.Key_Left: Key.LEFT,
     Qt.Key.Key_Right: Key.RIGHT, Qt.Key.Key_PageUp: Key.PAGE_UP,
     Qt.Key.Key_PageDown: Key.PAGE_DOWN, Qt.Key.Key_Home: Key.HOME, Qt.Key.Key_End: Key.END,
-    Qt.Key.Key_Plus: Key.PLUS, Qt.Key.Key_Equal: Key.PLUS, Qt.Key.Key_Minus: Key.MINUS,
+    Qt.Key.Key_Plus: Key.PLUS, Qt.Key.Key_Equal: Key.EQUAL, Qt.Key.Key_Minus: Key.MINUS,
     Qt.Key.Key_Underscore: Key.MINUS, Qt.Key.Key_R: Key.R, Qt.Key.Key_I: Key.I,
     Qt.Key.Key_A: Key.A, Qt.Key.Key_BracketLeft: Key.BRACKET_LEFT,
     Qt.Key.Key_BracketRight: Key.BRACKET_RIGHT, Qt.Key.Key_1: Key.PRESET_1,
     Qt.Key.Key_2: Key.PRESET_2, Qt.Key.Key_3: Key.PRESET_3, Qt.Key.Key_4: Key.PRESET_4,
-    Qt.Key.Key_5: Key.PRESET_5, Qt.Key.Key_6: Key.PRESET_6,
+    Qt.Key.Key_5: Key.PRESET_5, Qt.Key.Key_6: Key.PRESET_6, Qt.Key.Key_Return: Key.ENTER,
+    Qt.Key.Key_Enter: Key.ENTER, Qt.Key.Key_Escape: Key.ESCAPE,
 }  # fmt: skip
 
 
@@ -167,6 +180,9 @@ class QtSliceView(QWidget):
         self._letters_font = QFont(self._font)
         self._letters_font.setPointSizeF(self._font.pointSizeF() + 2.5)
         self._letters_font.setBold(True)
+        self._preview_image = GrowPreviewImage()
+        self._grow_tool: GrowTool | None = None
+        self._claimed_key: tuple[int, Qt.KeyboardModifier] | None = None
         self._connect(self._view)
 
     # --- model binding ----------------------------------------------------------------------
@@ -180,7 +196,7 @@ class QtSliceView(QWidget):
         """Show another model (the old one is left as it is)."""
         if view is self._view:
             return
-        self._view.events.changed.disconnect(self._on_model_changed)
+        self.release()
         self._view = view
         self._connect(view)
         self.update()
@@ -188,12 +204,30 @@ class QtSliceView(QWidget):
     def release(self) -> None:
         """Stop listening to the model (call before deleting the widget)."""
         self._view.events.changed.disconnect(self._on_model_changed)
+        self._view.events.tool.disconnect(self._on_tool_changed)
+        self._on_tool_changed(None)
 
     def _connect(self, view: SliceView) -> None:
         view.events.changed.connect(self._on_model_changed)
+        view.events.tool.connect(self._on_tool_changed)
+        self._on_tool_changed(view.tool)
         view.set_viewport_size(max(self.width(), 1), max(self.height(), 1))
 
     def _on_model_changed(self) -> None:
+        self.update()
+
+    def _on_tool_changed(self, tool: PointerTool | None) -> None:
+        """Follow the grow preview of a grow tool (it changes without a pointer event)."""
+        if self._grow_tool is not None:
+            self._grow_tool.events.preview.disconnect(self._on_preview)
+            self._grow_tool = None
+        if isinstance(tool, GrowTool):
+            tool.events.preview.connect(self._on_preview)
+            self._grow_tool = tool
+        self._preview_image.clear()
+        self.update()
+
+    def _on_preview(self, preview: GrowPreview | None) -> None:
         self.update()
 
     # --- Qt events → model ---------------------------------------------------------------------
@@ -204,7 +238,7 @@ class QtSliceView(QWidget):
         super().resizeEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent | None) -> None:  # noqa: N802
-        """Press: cursor, window/level or pan starts (see ``SliceView.handle_pointer``)."""
+        """Press: the active tool, else cursor, window/level or pan (see ``handle_pointer``)."""
         if event is None:
             return
         self.setFocus(Qt.FocusReason.MouseFocusReason)
@@ -240,29 +274,64 @@ class QtSliceView(QWidget):
         self._view.handle_pointer(PointerEvent(PointerKind.LEAVE, 0.0, 0.0))
         super().leaveEvent(event)
 
+    def event(self, event: QEvent | None) -> bool:
+        """Let the active tool claim its keys before the application's shortcuts.
+
+        Qt asks the focus widget (``ShortcutOverride``) before it runs a shortcut: when the
+        tool uses the key (Escape dropping a grow preview, Alt+= growing the brush), the
+        key is accepted here and its key press, which follows, is swallowed.
+        """
+        if (
+            event is not None
+            and event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+        ):
+            key = key_from_qt(event)
+            if key is not None and self._view.offer_key_to_tool(
+                key, modifiers_from_qt(event.modifiers())
+            ):
+                self._claimed_key = (event.key(), event.modifiers())
+                event.accept()
+                return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802
         """Keys of :func:`viewers.interaction.shortcut_help`; others go to the parent."""
         if event is None:
             return
+        if self._claimed_key is not None:
+            claimed, self._claimed_key = self._claimed_key, None
+            if claimed == (event.key(), event.modifiers()):
+                event.accept()  # the tool used it already, at ShortcutOverride
+                return
         key = key_from_qt(event)
         if key is not None and self._view.handle_key(key, modifiers_from_qt(event.modifiers())):
             event.accept()
         else:
             super().keyPressEvent(event)
 
+    def keyReleaseEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802
+        """A claimed key whose press never came is forgotten."""
+        if event is not None and not event.isAutoRepeat():
+            self._claimed_key = None
+        super().keyReleaseEvent(event)
+
     # --- painting ----------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802
-        """Image, crosshair, orientation letters, scale bar and texts on black."""
+        """Image, tool overlays, crosshair, orientation letters, scale bar and texts on black."""
         painter = QPainter(self)
         try:
             painter.fillRect(self.rect(), BACKGROUND)
             self._paint_image(painter)
             if self._view.image is not None:
+                self._paint_grow_preview(painter)
                 self._paint_crosshair(painter)
+                self._paint_polygon(painter)
                 self._paint_scale_bar(painter)
             self._paint_letters(painter)
             self._paint_texts(painter)
+            self._paint_brush(painter)
         finally:
             painter.end()
 
@@ -279,6 +348,70 @@ class QtSliceView(QWidget):
         image = QImage(buffer, cols, rows, cols * 4, QImage.Format.Format_RGBA8888)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
         painter.drawImage(QRectF(*rect), image)
+
+    def _paint_grow_preview(self, painter: QPainter) -> None:
+        rgba = self._preview_image.render(self._view)
+        rect = self._view.image_rect()
+        if rgba is None or rect is None:
+            return
+        rows, cols = rgba.shape[:2]
+        buffer = cast(bytes, rgba.data)  # borrowed: the cache keeps the array alive
+        image = QImage(buffer, cols, rows, cols * 4, QImage.Format.Format_RGBA8888)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(QRectF(*rect), image)
+
+    def _paint_polygon(self, painter: QPainter) -> None:
+        corners = polygon_outline(self._view)
+        if corners is None:
+            return
+        points = [QPointF(float(x), float(y)) for x, y in corners]
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for color, width in ((SHADOW, 3.5), (POLYGON, 1.5)):
+            pen = QPen(color)
+            pen.setWidthF(width)
+            painter.setPen(pen)
+            for a, b in itertools.pairwise(points):
+                painter.drawLine(a, b)
+        pointer = self._view.pointer
+        if pointer is not None and points:
+            pen = QPen(POLYGON)
+            pen.setWidthF(1.0)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawLine(points[-1], QPointF(*pointer))
+        painter.setPen(QPen(SHADOW))
+        painter.setBrush(POLYGON)
+        for n, point in enumerate(points):
+            radius = 4.5 if n == 0 else 3.0  # the first corner closes the polygon
+            painter.drawEllipse(point, radius, radius)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_brush(self, painter: QPainter) -> None:
+        outline = brush_outline(self._view)
+        if outline is None:
+            return
+        r, g, b, _ = outline.color
+        color = ERASER if outline.erase else QColor(r, g, b)
+        centre = QPointF(outline.x, outline.y)
+        radius = max(outline.radius_px, 1.0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for pen_color, width in ((SHADOW, 4.0), (color, 2.0)):
+            pen = QPen(pen_color)
+            pen.setWidthF(width)
+            if outline.erase and pen_color is color:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawEllipse(centre, radius, radius)
+        if outline.sphere:  # a 3D brush: a second, inner ring
+            pen = QPen(color)
+            pen.setWidthF(1.0)
+            pen.setStyle(Qt.PenStyle.DotLine)
+            painter.setPen(pen)
+            painter.drawEllipse(centre, radius * 0.6, radius * 0.6)
+        painter.setPen(QPen(color))  # the exact centre, where a 0 mm brush paints
+        painter.drawLine(QPointF(outline.x - 2, outline.y), QPointF(outline.x + 2, outline.y))
+        painter.drawLine(QPointF(outline.x, outline.y - 2), QPointF(outline.x, outline.y + 2))
 
     def _paint_crosshair(self, painter: QPainter) -> None:
         x, y = self._view.world_to_view(self._view.cursor)
@@ -387,6 +520,7 @@ class QtSliceView(QWidget):
                 f"W {value_text(round(window.width, 1))}  L {value_text(round(window.center, 1))}"
                 + ("  inverted" if view.invert else "")
             )
+        bottom_left.extend(tool_captions(view))
         readout = view.readout
         if readout is not None:
             bottom_right.append(world_text(readout.world))
@@ -424,7 +558,8 @@ class QtSliceView(QWidget):
             return
         metrics = QFontMetricsF(self._font)
         margin = 8.0
-        y = self.height() - margin - 2 * metrics.height() - 4.0
+        lines = max(len(self._corner_lines()[2]), 2)  # above the bottom-left texts
+        y = self.height() - margin - lines * metrics.height() - 4.0
         x0, x1 = margin + 1.0, margin + 1.0 + bar.length_px
         for color, width in ((SHADOW, 3.0), (TEXT, 1.0)):
             pen = QPen(color)
