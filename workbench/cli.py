@@ -46,6 +46,16 @@ def _parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", help="open the main window")
     gui.add_argument("--screenshot", metavar="PNG", type=Path, help="render once to PNG and exit")
     gui.add_argument("--case", metavar="ID", help="open this case's page")
+    gui.add_argument(
+        "--layout",
+        choices=("1x1", "1x2", "2x2", "2x3"),
+        help="open the case's images in this viewport layout (needs --case)",
+    )
+    gui.add_argument(
+        "--protocol",
+        choices=("hanging", "prior-current"),
+        help="hang the case's images by this protocol (needs --case; default: the user's last)",
+    )
     gui.set_defaults(run=_cmd_gui)
 
     demo = commands.add_parser("demo", help="build the demo registry, then open the window")
@@ -150,6 +160,13 @@ def _parser() -> argparse.ArgumentParser:
     deidentify.add_argument("--policy", type=Path, metavar="TOML", help="policy file")
     deidentify.set_defaults(run=_cmd_deidentify)
 
+    lesions = commands.add_parser(
+        "lesions", help="measure a lesion mask or label map (NIfTI or DICOM SEG)"
+    )
+    lesions.add_argument("mask", type=Path, metavar="MASK")
+    lesions.add_argument("--json", action="store_true", help="print JSON")
+    lesions.set_defaults(run=_cmd_lesions)
+
     criteria = commands.add_parser(
         "criteria", help="classify cases in a JSON file by the AAN 2013 criteria (rule table)"
     )
@@ -215,8 +232,18 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     from workbench.ui.app import run
     from workbench.users import default_username
 
+    if (args.layout or args.protocol) and not args.case:
+        print("error: --layout and --protocol need --case ID", file=sys.stderr)
+        return EXIT_USAGE
     username = (args.user or default_username()).lower()
-    return run(_settings(args), username, screenshot=args.screenshot, case=args.case)
+    return run(
+        _settings(args),
+        username,
+        screenshot=args.screenshot,
+        case=args.case,
+        layout=args.layout,
+        protocol=args.protocol,
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -435,6 +462,12 @@ def _cmd_deidentify(args: argparse.Namespace) -> int:
         sys.stdout,
         secret=deid_secret(args.case_id),
     )
+
+
+def _cmd_lesions(args: argparse.Namespace) -> int:
+    from workbench.lesions.commands import lesions_main
+
+    return lesions_main(args.mask, args.json, sys.stdout, sys.stderr)
 
 
 def _cmd_criteria(args: argparse.Namespace) -> int:

@@ -13,11 +13,13 @@ from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy.exc import SQLAlchemyError
 
+from viewers.layout import GridLayout
 from workbench.config import Settings
 from workbench.registry.db import Registry
 from workbench.registry.errors import RegistryError
 from workbench.ui.dialogs import ReportDialog, user_message
 from workbench.ui.main_window import APP_TITLE, MainWindow
+from workbench.ui.review_data import ReviewProtocol
 from workbench.ui.theme import apply_theme
 from workbench.users import Actor, resolve_actor
 
@@ -71,14 +73,28 @@ def run(
     *,
     screenshot: Path | None = None,
     case: str | None = None,
+    layout: str | GridLayout | None = None,
+    protocol: str | ReviewProtocol | None = None,
 ) -> int:
     """Show the main window on the registry of ``settings`` as ``username``.
 
     With ``screenshot``, render the window once at 1280×800 to that PNG and return without
     entering the event loop (errors then go to stderr, never to a dialog). With ``case``,
-    open that case's page. Returns the exit status: 0, or 1 when the registry cannot be
-    opened (or, in screenshot mode, anything went wrong).
+    open that case's page; with ``case`` and ``layout`` (``"1x1"``, ``"1x2"``, ``"2x2"``,
+    ``"2x3"``) and/or ``protocol`` (``"hanging"``, ``"prior-current"``), open its images in
+    the review workspace in that layout and protocol (the user's remembered ones stand in
+    for the one not given, and neither is remembered). Returns the exit status: 0, or 1
+    when the registry cannot be opened (or, in screenshot mode, anything went wrong).
     """
+    try:
+        grid = GridLayout.parse(layout) if isinstance(layout, str) else layout
+        hanging = ReviewProtocol(protocol) if isinstance(protocol, str) else protocol
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if (grid is not None or hanging is not None) and not case:
+        print("error: a review layout or protocol needs a case to review", file=sys.stderr)
+        return EXIT_ERROR
     app = application()
     try:
         registry, actor = open_registry(settings, username)
@@ -90,8 +106,8 @@ def run(
         return EXIT_ERROR
     try:
         window = MainWindow(registry, actor, quiet=screenshot is not None)
-        if case:
-            window.open_case(case)
+        if case and window.open_case(case) and (grid is not None or hanging is not None):
+            window.open_review(case, layout=grid, protocol=hanging)
         if screenshot is not None:
             return _screenshot(app, window, screenshot)
         window.show()
@@ -110,6 +126,7 @@ def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
     window.resize(SCREENSHOT_SIZE)
     window.show()
     app.processEvents()
+    app.processEvents()  # a second pass settles nested layouts (the review grid)
     image = window.grab().toImage()
     if image.size() != SCREENSHOT_SIZE:  # a high-DPI screen renders more device pixels
         image = image.scaled(

@@ -47,6 +47,9 @@ EXPOSURE_COLUMNS = ("Drug", "Start day", "Stop day", "Infusions")
 FEATURE_COLUMNS = ("Feature", "Status", "Onset day", "Note")
 
 _UID_ROLE = Qt.ItemDataRole.UserRole + 1
+_POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
+"""``(timepoint index, series index)`` of a series row: the same order as
+:class:`workbench.ui.review_data.ReviewCase`, so the window can name the series."""
 _NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -98,6 +101,9 @@ class CasePage(QWidget):
     """The user asked to add a lab result to the case of this registry id."""
     import_images_requested = pyqtSignal(str)
     """The user asked to import images into the case of this registry id."""
+    review_requested = pyqtSignal(str, object)
+    """``(registry id, (timepoint index, series index) or None)``: the user asked to review
+    the case's images (from the button, or by double-clicking a series or a timepoint)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -166,6 +172,7 @@ class CasePage(QWidget):
         self.imaging_tree.setRootIsDecorated(True)
         self.imaging_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.imaging_tree.customContextMenuRequested.connect(self._imaging_menu)
+        self.imaging_tree.itemDoubleClicked.connect(self._imaging_double_clicked)
         header = self.imaging_tree.header()
         assert header is not None
         header.setStretchLastSection(True)
@@ -174,13 +181,21 @@ class CasePage(QWidget):
         self.imaging_tree.setColumnWidth(1, 120)
         self.imaging_hint = QLabel()
         self.imaging_hint.setObjectName("muted")
+        self.imaging_hint.setWordWrap(True)
         self.import_images_button = QPushButton("Import images…")
         self.import_images_button.setToolTip(
             "Import a DICOM folder or a NIfTI file into this case (Ctrl+Shift+I)"
         )
         self.import_images_button.clicked.connect(self._import_images_clicked)
+        self.review_button = QPushButton("Review images")
+        self.review_button.setToolTip(
+            "Open the series in linked viewports, hung by protocol (Ctrl+R); "
+            "double-click a series to open it"
+        )
+        self.review_button.clicked.connect(lambda: self._request_review(None))
         top = QHBoxLayout()
         top.addWidget(self.imaging_hint, 1)
+        top.addWidget(self.review_button)
         top.addWidget(self.import_images_button)
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -266,7 +281,7 @@ class CasePage(QWidget):
         tree.clear()
         bold = QFont(tree.font())
         bold.setBold(True)
-        for timepoint in detail.timepoints:
+        for t_index, timepoint in enumerate(detail.timepoints):
             top = QTreeWidgetItem(
                 [
                     f"Day {format_day(timepoint.day)}",
@@ -280,7 +295,7 @@ class CasePage(QWidget):
             if timepoint.study_instance_uid:
                 top.setToolTip(4, f"Study UID {timepoint.study_instance_uid}")
                 top.setData(4, _UID_ROLE, timepoint.study_instance_uid)
-            for series in timepoint.series:
+            for s_index, series in enumerate(timepoint.series):
                 uid = series.series_instance_uid or ""
                 child = QTreeWidgetItem(
                     [
@@ -295,14 +310,17 @@ class CasePage(QWidget):
                 child.setToolTip(4, uid or "no series instance UID (e.g. a NIfTI file)")
                 child.setToolTip(1, series.source_uri)
                 child.setData(4, _UID_ROLE, uid)
+                child.setData(0, _POSITION_ROLE, (t_index, s_index))
+                child.setToolTip(0, "Double-click to review this series")
                 top.addChild(child)
             tree.addTopLevelItem(top)
         tree.expandAll()
+        self.review_button.setEnabled(detail.series_count > 0)
         if detail.timepoints:
             days = ", ".join(format_day(t.day) for t in detail.timepoints)
             self.imaging_hint.setText(
                 f"{len(detail.timepoints)} timepoint(s) on day {days} · "
-                f"{detail.series_count} series · right-click a row to copy its UID"
+                f"{detail.series_count} series · double-click to review, right-click to copy a UID"
             )
         else:
             self.imaging_hint.setText(
@@ -372,6 +390,17 @@ class CasePage(QWidget):
     def _import_images_clicked(self) -> None:
         if self._detail is not None:
             self.import_images_requested.emit(self._detail.registry_id)
+
+    def _request_review(self, position: tuple[int, int] | None) -> None:
+        if self._detail is not None and self._detail.series_count > 0:
+            self.review_requested.emit(self._detail.registry_id, position)
+
+    def _imaging_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        position = item.data(0, _POSITION_ROLE)
+        if isinstance(position, tuple | list) and len(position) == 2:
+            self._request_review((int(position[0]), int(position[1])))
+        else:
+            self._request_review(None)
 
     def _add_lab_clicked(self) -> None:
         if self._detail is not None:

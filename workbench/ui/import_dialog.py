@@ -9,9 +9,10 @@ import succeeds.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QObject, Qt, QThread, pyqtSignal
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -271,9 +272,16 @@ class ImportImagesDialog(QDialog):
         self.close_button.setEnabled(not running)
 
     def wait(self, timeout_ms: int = 60_000) -> bool:
-        """Block until the running import ends (for tests and for closing)."""
+        """Block until the running import ends and its results reached the dialog."""
         thread = self._thread
-        return True if thread is None else thread.wait(timeout_ms)
+        if thread is None:
+            return True
+        finished = thread.wait(timeout_ms)
+        deadline = time.monotonic() + 5
+        # The worker's signals and the thread's "finished" arrive as queued events.
+        while self.running and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+        return finished and not self.running
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 (Qt's name)
         """Closing cancels a running import and waits for it to leave nothing behind."""

@@ -1,5 +1,9 @@
 """The main window: case list on the left, case page on the right, forms and menus around.
 
+Opening a case's images (Case → Review images, Ctrl+R; the case page's button; a
+double-click on a series) swaps the list and page for the review workspace
+(:class:`~workbench.ui.review.ReviewWorkspace`) until "Back to case".
+
 The window is the one widget that talks to the registry. Each user action opens one short
 session (``registry.read()`` to show, ``registry.write()`` to save) and hands plain values to
 the widgets. Every :class:`~workbench.registry.errors.RegistryError` (and any raw database
@@ -28,6 +32,7 @@ from PyQt6.QtWidgets import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from adjudication.vocabulary import Role
+from viewers.layout import GridLayout
 from workbench import __version__
 from workbench.cases import NewCase, create_case, get_case, list_cases, sites
 from workbench.config import data_dir
@@ -40,6 +45,10 @@ from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
 from workbench.ui.import_dialog import ImportImagesDialog
+from workbench.ui.review import ReviewWorkspace
+from workbench.ui.review_data import ReviewCase, ReviewProtocol, review_case
+from workbench.ui.review_settings import ReviewSettings
+from workbench.ui.shortcuts import Shortcut, ShortcutsDialog, action_shortcuts
 from workbench.users import Actor
 
 APP_TITLE = "PML Registry Workbench"
@@ -114,7 +123,9 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.last_message_box: QMessageBox | None = None
         self.last_report: ReportDialog | None = None
+        self.last_shortcuts: ShortcutsDialog | None = None
         self._open_id: str | None = None
+        self._review_case: ReviewCase | None = None
         self.can_enter_data = bool(actor.roles & _EDITOR_ROLES)
 
         self.setWindowTitle(f"{APP_TITLE} — {actor.username} @ {registry.url}")
@@ -137,6 +148,8 @@ class MainWindow(QMainWindow):
         self.central = QStackedWidget()
         self.central.addWidget(self.empty_page)
         self.central.addWidget(self.splitter)
+        self.review = ReviewWorkspace(ReviewSettings(actor.username), self.cache_root)
+        self.central.addWidget(self.review)
         self.setCentralWidget(self.central)
 
         self._build_actions()
@@ -146,6 +159,11 @@ class MainWindow(QMainWindow):
         self.case_list.case_selected.connect(self._case_selected)
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
         self.case_page.import_images_requested.connect(self.open_import_dialog)
+        self.case_page.review_requested.connect(self._review_requested)
+        self.review.back_requested.connect(self.back_to_case)
+        self.review.problem.connect(self._review_problem)
+        self.review.status.connect(self._status)
+        self.review.set_page_active(False)
         self.empty_page.new_case_button.clicked.connect(self.open_new_case_dialog)
         self.refresh()
 
@@ -184,6 +202,15 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.about_action = self._action("&About", None, "Version, registry and user")
         self.about_action.triggered.connect(self.show_about)
+        self.review_action = self._action(
+            "&Review images", "Ctrl+R", "Open the case's images in linked viewports"
+        )
+        self.review_action.triggered.connect(lambda: self.open_review())
+        self.review_action.setEnabled(False)
+        self.shortcuts_action = self._action(
+            "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
+        )
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
         if not self.can_enter_data:
             why = (
                 f"{self.actor.username} holds no coordinator or admin role, which data entry needs"
@@ -211,10 +238,22 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         case_menu = menu_bar.addMenu("&Case")
         assert case_menu is not None
+        case_menu.addAction(self.review_action)
+        case_menu.addSeparator()
         case_menu.addAction(self.add_lab_action)
         case_menu.addAction(self.find_action)
+        review_menu = menu_bar.addMenu("Re&view")
+        assert review_menu is not None
+        for action in self.review.actions_for_menu:
+            if action is None:
+                review_menu.addSeparator()
+            else:
+                review_menu.addAction(action)
+        self.review_menu = review_menu
         help_menu = menu_bar.addMenu("&Help")
         assert help_menu is not None
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
         toolbar = QToolBar("Main")
@@ -225,6 +264,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.import_labs_action)
         toolbar.addAction(self.add_lab_action)
         toolbar.addAction(self.import_images_action)
+        toolbar.addAction(self.review_action)
         toolbar.addSeparator()
         toolbar.addAction(self.refresh_action)
         self.addToolBar(toolbar)
@@ -259,15 +299,21 @@ class MainWindow(QMainWindow):
             self.report_error("Cannot read the registry", user_message(exc))
             return False
         self.case_list.set_data(rows, codes)
-        self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
+        if not (rows and self.reviewing):
+            self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
         if self._open_id is not None:
             self.open_case(self._open_id, force=True, reveal=False)
         return True
 
     def load_case(self, registry_id: str) -> CaseDetail:
         """The case's page values, read now; raises what the registry raises."""
+        return self._load_views(registry_id)[0]
+
+    def _load_views(self, registry_id: str) -> tuple[CaseDetail, ReviewCase]:
+        """Page and review values of one case, from one session (so they agree)."""
         with self.registry.read() as session:
-            return case_detail(get_case(session, registry_id))
+            case = get_case(session, registry_id)
+            return case_detail(case), review_case(case)
 
     def open_case(self, registry_id: str, *, force: bool = False, reveal: bool = True) -> bool:
         """Show the page of ``registry_id`` and select it in the list; False on an error.
@@ -277,29 +323,129 @@ class MainWindow(QMainWindow):
         if registry_id == self._open_id and not force:
             return True
         try:
-            detail = self.load_case(registry_id)
+            detail, review = self._load_views(registry_id)
         except (RegistryError, SQLAlchemyError) as exc:
             if isinstance(exc, NotFoundError) and registry_id == self._open_id:
                 self._close_case()
             self.report_error("Cannot open the case", user_message(exc))
             return False
         self._open_id = registry_id
+        self._review_case = review
         self.case_page.show_case(detail)
         self.page_stack.setCurrentWidget(self.case_page)
         self.add_lab_action.setEnabled(self.can_enter_data)
         self.import_images_action.setEnabled(self.can_enter_data)
+        self.review_action.setEnabled(bool(review.series))
+        if self.reviewing:
+            if review.series:
+                self.review.show_case(review)
+            else:
+                self.back_to_case()
         if self.case_list.selected_registry_id() != registry_id:
             self.case_list.select_case(registry_id, reveal=reveal)
         return True
 
     def _close_case(self) -> None:
         self._open_id = None
+        self._review_case = None
+        if self.reviewing:
+            self.back_to_case()
         self.page_stack.setCurrentWidget(self.placeholder)
         self.add_lab_action.setEnabled(False)
         self.import_images_action.setEnabled(False)
+        self.review_action.setEnabled(False)
 
     def _case_selected(self, registry_id: str) -> None:
         self.open_case(registry_id)
+
+    # --- reviewing images ------------------------------------------------------------------
+
+    @property
+    def reviewing(self) -> bool:
+        """Whether the review workspace is shown (instead of the list and case page)."""
+        return self.central.currentWidget() is self.review
+
+    def open_review(
+        self,
+        registry_id: str | None = None,
+        *,
+        series: str | tuple[int, int] | None = None,
+        layout: GridLayout | None = None,
+        protocol: ReviewProtocol | None = None,
+    ) -> bool:
+        """Show the review workspace for ``registry_id`` (default: the open case).
+
+        ``series`` (a series id, or a ``(timepoint, series)`` position of the case page's
+        imaging tree) is made visible in the active viewport. ``layout`` and ``protocol``
+        override the user's remembered ones this time. False (and a message) on an error.
+        """
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then review its images.")
+            return False
+        if (target != self._open_id or self._review_case is None) and not self.open_case(target):
+            return False
+        case = self._review_case
+        assert case is not None
+        if not case.series:
+            self.report_error(
+                "No images to review",
+                f"{target} has no imaging yet; import its series first (File → Import images…).",
+            )
+            return False
+        self.review.show_case(case, layout=layout, protocol=protocol)
+        self.central.setCurrentWidget(self.review)
+        self.toolbar.hide()
+        self.review.set_page_active(True)
+        if isinstance(series, tuple):
+            found = case.at(*series)
+            series = None if found is None else found.series_id
+        if series is not None:
+            self.review.reveal_series(series)
+        self.review.grid.viewport(self.review.grid.active_index).setFocus()
+        self._status(f"Reviewing the images of {target}")
+        return True
+
+    def back_to_case(self) -> None:
+        """Leave the review workspace for the list and the case page."""
+        self.review.set_page_active(False)
+        self.toolbar.show()
+        self.central.setCurrentWidget(self.splitter)
+
+    def _review_requested(self, registry_id: str, position: object) -> None:
+        series = position if isinstance(position, tuple) else None
+        self.open_review(registry_id, series=series)
+
+    def _review_problem(self, message: str) -> None:
+        """A series that cannot be shown, a failed alignment: the workspace shows it in
+        place; here it reaches stderr (quiet mode) or the status bar."""
+        self.errors.append(message)
+        if self.quiet:
+            print(f"error: {message}", file=sys.stderr)
+        else:
+            self._status(message[:1].upper() + message[1:])
+
+    def window_shortcuts(self) -> list[Shortcut]:
+        """``(keys, action)`` of the window's own shortcuts (menus), for the help panel."""
+        actions: list[QAction] = []
+        menu_bar = self.menuBar()
+        assert menu_bar is not None
+        for menu_action in menu_bar.actions():
+            menu = menu_action.menu()
+            if menu is not None:
+                actions.extend(a for a in menu.actions() if not a.isSeparator())
+        return action_shortcuts(actions)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """The keyboard-shortcut panel (non-modal)."""
+        if self.last_shortcuts is not None and self.last_shortcuts.isVisible():
+            self.last_shortcuts.raise_()
+            self.last_shortcuts.activateWindow()
+            return self.last_shortcuts
+        dialog = ShortcutsDialog(self.window_shortcuts(), self)
+        dialog.show()
+        self.last_shortcuts = dialog
+        return dialog
 
     # --- writing -------------------------------------------------------------------------
 
@@ -443,7 +589,8 @@ class MainWindow(QMainWindow):
             status.showMessage(text, 8000)
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802
-        """Close open forms with the window."""
+        """Stop background work and close open forms with the window."""
+        self.review.shutdown()
         for dialog in self.findChildren(QWidget):
             if dialog.isWindow() and dialog is not self and dialog.isVisible():
                 dialog.close()
