@@ -32,6 +32,7 @@ test: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	bash scripts/ensure-postgres
+	bash scripts/ensure-test-tools
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: install
