@@ -349,3 +349,45 @@ def test_series_class_can_be_corrected_with_a_reason(
         assert series.sequence_evidence["corrected"]["reason"] == "map, not DWI"
     registry.close()
     assert run(capsys, "--db", sqlite_url, "audit", "verify")[0] == 0
+
+
+def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str, tmp_path: Path):
+    import numpy as np
+    import pydicom
+
+    from adjudication.vocabulary import Role
+    from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
+    from workbench.registry.db import Registry
+    from workbench.users import add_user, resolve_actor
+
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    code, out, _ = run(
+        capsys, "--db", sqlite_url, "export-seg", str(tmp_path / "o"), "--case", "PML-0042"
+    )
+    assert code == 1
+    _write_small_series(tmp_path / "dwi")
+    args = ("import", str(tmp_path / "dwi"), "--case", "PML-0042", "--day", "0")
+    assert run(capsys, "--db", sqlite_url, *args)[0] == 0
+    registry = Registry.open(sqlite_url)
+    with registry.write() as session:
+        add_user(
+            session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
+        )
+    with registry.write() as session:
+        reader = resolve_actor(session, "rad1")
+        read = start_or_resume_draft(session, reader, "PML-0042")
+        labels = np.zeros((10, 12, 5), dtype=np.uint8)
+        labels[2:5, 3:6, 1:3] = 1
+        labels[6:8, 7:9, 3] = 2
+        save_draft(session, reader, read.id, read.version, lesions=[LesionDraft(1, labels)])
+    registry.close()
+    outdir = tmp_path / "seg"
+    code, out, err = run(
+        capsys, "--db", sqlite_url, "export-seg", str(outdir), "--case", "PML-0042"
+    )
+    assert code == 0, err
+    (path,) = [Path(line) for line in out.splitlines()]
+    assert path.is_file()
+    seg = pydicom.dcmread(path)
+    assert seg.Modality == "SEG"
+    assert len(seg.SegmentSequence) == 2

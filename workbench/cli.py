@@ -167,6 +167,15 @@ def _parser() -> argparse.ArgumentParser:
     lesions.add_argument("--json", action="store_true", help="print JSON")
     lesions.set_defaults(run=_cmd_lesions)
 
+    export_seg = commands.add_parser(
+        "export-seg",
+        help="export a case's lesion masks as DICOM SEG (NIfTI label maps for NIfTI series)",
+    )
+    export_seg.add_argument("outdir", type=Path, metavar="OUTDIR")
+    export_seg.add_argument("--case", required=True, dest="registry_id", metavar="ID")
+    export_seg.add_argument("--read", type=int, dest="read_id", metavar="READ_ID")
+    export_seg.set_defaults(run=_cmd_export_seg)
+
     criteria = commands.add_parser(
         "criteria", help="classify cases in a JSON file by the AAN 2013 criteria (rule table)"
     )
@@ -468,6 +477,19 @@ def _cmd_lesions(args: argparse.Namespace) -> int:
     from workbench.lesions.commands import lesions_main
 
     return lesions_main(args.mask, args.json, sys.stdout, sys.stderr)
+
+
+def _cmd_export_seg(args: argparse.Namespace) -> int:
+    from workbench.lesions.export import export_seg_main
+
+    registry = _open(args)
+    actor = _actor(args, registry)
+    try:
+        return export_seg_main(
+            registry, args.registry_id, args.read_id, args.outdir, sys.stdout, actor=actor
+        )
+    finally:
+        registry.close()
 
 
 def _cmd_criteria(args: argparse.Namespace) -> int:
