@@ -38,8 +38,11 @@ from workbench.cases import NewCase, create_case, get_case, list_cases, sites
 from workbench.config import data_dir
 from workbench.importer import ParserSandbox
 from workbench.labs import LabEntry, LabFileError, add_lab_result, import_lab_file
+from workbench.reads import latest_draft
 from workbench.registry.db import Registry
 from workbench.registry.errors import NotFoundError, RegistryError
+from workbench.registry.models import Case
+from workbench.ui.annotate import Annotator
 from workbench.ui.case_detail import CaseDetail, case_detail, elide_middle
 from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
@@ -124,6 +127,8 @@ class MainWindow(QMainWindow):
         self.last_message_box: QMessageBox | None = None
         self.last_report: ReportDialog | None = None
         self.last_shortcuts: ShortcutsDialog | None = None
+        self.draft_offer: QMessageBox | None = None
+        """The "reopen your draft" offer shown at start, if any."""
         self._open_id: str | None = None
         self._review_case: ReviewCase | None = None
         self.can_enter_data = bool(actor.roles & _EDITOR_ROLES)
@@ -164,8 +169,11 @@ class MainWindow(QMainWindow):
         self.review.problem.connect(self._review_problem)
         self.review.status.connect(self._status)
         self.review.set_page_active(False)
+        self.annotator = Annotator(registry, actor, self.review, self)
         self.empty_page.new_case_button.clicked.connect(self.open_new_case_dialog)
         self.refresh()
+        if not quiet:
+            self.offer_draft()
 
     # --- construction --------------------------------------------------------------------
 
@@ -408,9 +416,59 @@ class MainWindow(QMainWindow):
 
     def back_to_case(self) -> None:
         """Leave the review workspace for the list and the case page."""
+        self.annotator.stop()
         self.review.set_page_active(False)
         self.toolbar.show()
         self.central.setCurrentWidget(self.splitter)
+
+    def pending_draft(self) -> tuple[str, int | None] | None:
+        """``(registry id, series id of its first lesion)`` of the reader's latest draft that
+        has lesions, or None (not a reader, no such draft, or the registry did not answer)."""
+        if Role.READER not in self.actor.roles:
+            return None
+        try:
+            with self.registry.read() as session:
+                read = latest_draft(session, self.actor)
+                if read is None or not read.lesions:
+                    return None
+                case = session.get(Case, read.case_id)
+                if case is None:
+                    return None
+                return case.registry_id, read.lesions[0].series_id
+        except (RegistryError, SQLAlchemyError):
+            return None
+
+    def offer_draft(self) -> QMessageBox | None:
+        """Offer (non-blocking) to reopen the reader's unfinished draft, if there is one."""
+        found = self.pending_draft()
+        if found is None:
+            return None
+        registry_id, series_id = found
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Unfinished draft",
+            f"You have an unsubmitted draft read of {registry_id} with lesions drawn.\n"
+            "Reopen it to continue annotating?",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        reopen = box.addButton("Reopen draft", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        assert reopen is not None
+        reopen.clicked.connect(
+            lambda _=False, rid=registry_id, sid=series_id: self.reopen_draft(rid, sid)
+        )
+        box.show()
+        self.draft_offer = box
+        return box
+
+    def reopen_draft(self, registry_id: str, series_id: int | None = None) -> bool:
+        """Open ``registry_id``'s review on ``series_id`` with annotation on; False on error."""
+        if not self.open_review(registry_id, series=None if series_id is None else str(series_id)):
+            return False
+        return self.annotator.set_active(True)
 
     def _review_requested(self, registry_id: str, position: object) -> None:
         series = position if isinstance(position, tuple) else None
@@ -590,6 +648,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802
         """Stop background work and close open forms with the window."""
+        self.annotator.shutdown()
         self.review.shutdown()
         for dialog in self.findChildren(QWidget):
             if dialog.isWindow() and dialog is not self and dialog.isVisible():

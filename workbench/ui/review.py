@@ -365,6 +365,13 @@ class ReviewWorkspace(QWidget):
         )
         self.reset_alignment_action.triggered.connect(self.reset_alignment)
         self.reset_alignment_action.setEnabled(False)
+        self.annotate_action = self._action(
+            "Annotate &lesions",
+            "Ctrl+Shift+E",
+            "Draw lesions on the active viewport's series (your draft read, saved as you work)",
+        )
+        self.annotate_action.setCheckable(True)
+        self.annotate_action.setEnabled(False)
 
     @property
     def actions_for_menu(self) -> list[QAction | None]:
@@ -379,6 +386,8 @@ class ReviewWorkspace(QWidget):
             self.link_zoom_action,
             self.align_action,
             self.reset_alignment_action,
+            None,
+            self.annotate_action,
         ]
 
     def _build(self) -> None:
@@ -439,6 +448,11 @@ class ReviewWorkspace(QWidget):
             row.addSpacing(8)
         row.addWidget(self.link_zoom_button)
         row.addWidget(self.align_button)
+        self.annotate_button = QToolButton()
+        self.annotate_button.setObjectName("linkZoom")
+        self.annotate_action.setIconText("Annotate")
+        self.annotate_button.setDefaultAction(self.annotate_action)
+        row.addWidget(self.annotate_button)
 
         self.alignment_bar = QFrame()
         self.alignment_bar.setObjectName("alignmentBar")
@@ -493,15 +507,27 @@ class ReviewWorkspace(QWidget):
         right_layout.addWidget(self.alignment_bar)
         right_layout.addWidget(self.banner)
         right_layout.addWidget(self.notice)
+        self.annotation_top = QVBoxLayout()
+        """Host above the grid for the annotation toolbar (filled by the annotator)."""
+        self.annotation_top.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(self.annotation_top)
         right_layout.addWidget(self.grid, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(side)
         self.splitter.addWidget(right)
+        self.annotation_side = QWidget()
+        """Panel right of the grid for the lesion table (filled by the annotator)."""
+        self.annotation_side.setObjectName("annotationSide")
+        side_host = QVBoxLayout(self.annotation_side)
+        side_host.setContentsMargins(2, 0, 0, 0)
+        self.annotation_side.hide()
+        self.splitter.addWidget(self.annotation_side)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([260, 1020])
+        self.splitter.setSizes([260, 1020, 0])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -1110,6 +1136,20 @@ class ReviewWorkspace(QWidget):
         self._overlays.get(series_id, {}).pop(name, None)
         for view in self.views_showing(series_id):
             view.remove_label(name)
+
+    def active_series(self) -> ReviewSeries | None:
+        """The series shown in the active viewport, if any."""
+        return self._active_series()
+
+    def image_layer(self, series_id: str) -> ImageLayer | None:
+        """The loaded image of ``series_id`` (None if it is not loaded or cannot be)."""
+        series = None if self._case is None else self._case.find(series_id)
+        if series is None:
+            return None
+        try:
+            return self._layer(series)
+        except SeriesLoadError:
+            return None
 
     def label_overlays(self, series_id: str) -> tuple[LabelLayer, ...]:
         """The overlays attached to ``series_id``."""
