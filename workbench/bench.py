@@ -89,18 +89,20 @@ def make_data(root: Path, *, slices: int = 176, size: int = 256) -> BenchData:
     return BenchData(root, dicom_dir, nifti_path, volume)
 
 
-def _bench_import(data: BenchData) -> Iterator[BenchRow]:
+def _simpleitk_series_read(folder: Path) -> object:
+    """The peer of a first import: SimpleITK's ImageSeriesReader into a numpy view."""
     import SimpleITK as sitk
 
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    return sitk.GetArrayViewFromImage(reader.Execute())
+
+
+def _bench_import(data: BenchData) -> Iterator[BenchRow]:
     from workbench.imaging.dicom import load_dicom
 
-    def peer() -> object:
-        reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(data.dicom_dir)))
-        return sitk.GetArrayViewFromImage(reader.Execute())
-
     ours = median_seconds(lambda: load_dicom(data.dicom_dir), repeat=3)
-    theirs = median_seconds(peer, repeat=3)
+    theirs = median_seconds(lambda: _simpleitk_series_read(data.dicom_dir), repeat=3)
     yield BenchRow(
         f"first import of a DICOM series ({data.volume.shape[0]} files, 256x256 int16): "
         "load into a Volume",
@@ -156,8 +158,6 @@ def _bench_gate(data: BenchData) -> Iterator[BenchRow]:
 
 def _bench_pipeline(data: BenchData) -> Iterator[BenchRow]:
     """The whole import a coordinator runs: gate, sandboxed load, cache, registry."""
-    import SimpleITK as sitk
-
     from workbench.cases import NewCase, create_case
     from workbench.domain import Condition, Sex
     from workbench.importer import ParserSandbox, import_path
@@ -181,14 +181,9 @@ def _bench_pipeline(data: BenchData) -> Iterator[BenchRow]:
             cache_root=data.root / f"cache{run}", sandbox=sandbox,
         )  # fmt: skip
 
-    def peer() -> object:
-        reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(data.dicom_dir)))
-        return sitk.GetArrayViewFromImage(reader.Execute())
-
     try:
         mine = median_seconds(ours, repeat=3)
-        theirs = median_seconds(peer, repeat=3)
+        theirs = median_seconds(lambda: _simpleitk_series_read(data.dicom_dir), repeat=3)
     finally:
         sandbox.close()
         registry.close()
