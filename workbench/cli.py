@@ -182,6 +182,12 @@ def _parser() -> argparse.ArgumentParser:
     criteria.add_argument("file", type=Path, metavar="FILE.json")
     criteria.set_defaults(run=_cmd_criteria)
 
+    reclassify = commands.add_parser(
+        "reclassify", help="re-run the criteria over the registry; report changed categories"
+    )
+    reclassify.add_argument("--json", action="store_true", help="print every case as JSON")
+    reclassify.set_defaults(run=_cmd_reclassify)
+
     bench = commands.add_parser("bench", help="measure speed against peers, as ratios")
     bench.add_argument("--json", action="store_true", help="print JSON rows")
     bench.add_argument(
@@ -496,6 +502,31 @@ def _cmd_criteria(args: argparse.Namespace) -> int:
     from adjudication.criteria_io import criteria_main
 
     return criteria_main(args.file, sys.stdout, sys.stderr)
+
+
+def _cmd_reclassify(args: argparse.Namespace) -> int:
+    from workbench.case_criteria import reclassify
+
+    registry = _open(args)
+    with registry.read() as session:
+        rows = reclassify(session)
+    registry.close()
+    if args.json:
+        print(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    changed = [row for row in rows if row.changes]
+    undecided = [row for row in rows if row.decided is None]
+    for row in changed:
+        assert row.decided is not None
+        print(
+            f"{row.registry_id}: decided {row.decided.value}, the criteria now give "
+            f"{row.result.certainty.value} ({', '.join(row.result.rows) or 'no row'})"
+        )
+    print(
+        f"{len(rows)} case(s): {len(changed)} would change category, "
+        f"{len(undecided)} without a final decision yet"
+    )
+    return EXIT_OK
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

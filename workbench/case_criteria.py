@@ -1,0 +1,179 @@
+"""From a registry case to the criteria engine's inputs, and re-classifying the registry.
+
+The engine (:mod:`adjudication.criteria`) takes three-valued findings; this module says where
+each comes from, and records how it was derived so a panel can check it:
+
+- clinical features: the case's "clinical features consistent with PML";
+- imaging: the submitted reads' judgements (all yes → present, all no → absent; none,
+  equivocal or disagreeing reads → not assessed, for the panel to decide);
+- CSF JCV PCR: the latest CSF PCR with a result (detected, also below the LOQ → detected), its
+  assay's LOD in copies/mL when the unit allows, and the days since the first symptom;
+- histopathology: the latest biopsy/autopsy record;
+- alternative diagnosis: recorded on the latest adjudication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from adjudication.criteria import (
+    Inputs,
+    PcrInput,
+    Result,
+    TissueJcvInput,
+    TriadInput,
+    evaluate,
+)
+from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, TriState
+from workbench.domain import LabQualitative, LabTest
+from workbench.registry.models import Adjudication, Case, Read
+
+_PCR = {
+    LabQualitative.DETECTED: PcrInput.DETECTED,
+    LabQualitative.DETECTED_BELOW_LOQ: PcrInput.DETECTED,
+    LabQualitative.NOT_DETECTED: PcrInput.NOT_DETECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInputs:
+    """The engine's inputs for one case and how each was derived."""
+
+    registry_id: str
+    inputs: Inputs
+    derivation: tuple[str, ...]
+
+
+def _imaging(reads: list[Read]) -> tuple[TriState, str]:
+    judgements = [r.imaging_judgement for r in reads if r.status == ReadStatus.SUBMITTED]
+    if not judgements or any(j is None for j in judgements):
+        return TriState.NOT_ASSESSED, "imaging: no submitted read with a judgement"
+    if all(j == ImagingJudgement.YES for j in judgements):
+        return TriState.PRESENT, f"imaging: {len(judgements)} submitted read(s), all consistent"
+    if all(j == ImagingJudgement.NO for j in judgements):
+        return TriState.ABSENT, f"imaging: {len(judgements)} submitted read(s), none consistent"
+    shown = ", ".join(str(j.value) for j in judgements if j is not None)
+    return (
+        TriState.NOT_ASSESSED,
+        f"imaging: reads equivocal or disagreeing ({shown}); panel decides",
+    )
+
+
+def case_inputs(session: Session, case: Case) -> CaseInputs:
+    """The engine's inputs for ``case`` (its collections must be loadable in ``session``)."""
+    notes = [f"clinical features: recorded as {case.clinical_consistent.value}"]
+    reads = list(session.scalars(select(Read).where(Read.case_id == case.id)))
+    imaging, note = _imaging(reads)
+    notes.append(note)
+
+    pcr, lod, days = PcrInput.NOT_DONE, None, None
+    results = [
+        r for r in case.lab_results if r.test == LabTest.CSF_JCV_PCR and r.qualitative in _PCR
+    ]
+    if results:
+        latest = max(results, key=lambda r: (r.day, r.id))
+        pcr = _PCR[latest.qualitative]
+        if latest.lod is not None and latest.unit == "copies/mL":
+            lod = latest.lod
+        onsets = [
+            f.onset_day
+            for f in case.clinical_features
+            if f.status == TriState.PRESENT and f.onset_day is not None
+        ]
+        days = latest.day - min(onsets) if onsets else None
+        limit = f"LOD {latest.lod:g} {latest.unit}" if latest.lod is not None else "LOD unknown"
+        notes.append(
+            f"CSF JCV PCR: day {latest.day} {latest.qualitative.value} "
+            f"({latest.assay or 'assay not named'}, {limit})"
+        )
+    else:
+        notes.append("CSF JCV PCR: no result")
+
+    triad, tissue = TriadInput.NOT_DONE, TissueJcvInput.NOT_DONE
+    if case.histopathology:
+        record = max(case.histopathology, key=lambda h: (h.day or 0, h.id))
+        triad, tissue = TriadInput(record.triad), TissueJcvInput(record.tissue_jcv)
+        notes.append(f"histopathology: triad {triad.value}, tissue JCV {tissue.value}")
+
+    decision = session.scalars(
+        select(Adjudication)
+        .where(Adjudication.case_id == case.id)
+        .order_by(Adjudication.created_at.desc(), Adjudication.id.desc())
+        .limit(1)
+    ).first()
+    alternative = bool(decision and decision.alternative_diagnosis)
+    if alternative:
+        notes.append("alternative diagnosis: recorded by the panel")
+    inputs = Inputs(
+        clinical_features=case.clinical_consistent,
+        imaging_findings=imaging,
+        csf_jcv_pcr=pcr,
+        histopathology_triad=triad,
+        tissue_jcv=tissue,
+        alternative_diagnosis=alternative,
+        pcr_lod_copies_per_ml=lod,
+        pcr_days_after_onset=days,
+    )
+    return CaseInputs(case.registry_id, inputs, tuple(notes))
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassification:
+    """The engine's category for a case now, beside the panel's latest decision."""
+
+    registry_id: str
+    decided: Certainty | None
+    result: Result
+    derivation: tuple[str, ...]
+
+    @property
+    def changes(self) -> bool:
+        """Whether a recorded decision differs from what the engine says now."""
+        return self.decided is not None and self.decided != self.result.certainty
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as ``reclassify --json`` prints it."""
+        return {
+            "registry_id": self.registry_id,
+            "decided": self.decided.value if self.decided else None,
+            "engine": self.result.certainty.value,
+            "changes": self.changes,
+            "rows": list(self.result.rows),
+            "explanation": self.result.explanation,
+            "would_change": list(self.result.would_change),
+            "warnings": list(self.result.warnings),
+            "inputs_from": list(self.derivation),
+            "ruleset": self.result.ruleset,
+        }
+
+
+def reclassify(session: Session) -> list[Reclassification]:
+    """Re-run the engine over every case of the registry, by registry id."""
+    cases = session.scalars(
+        select(Case)
+        .order_by(Case.registry_id)
+        .options(
+            selectinload(Case.lab_results),
+            selectinload(Case.clinical_features),
+            selectinload(Case.histopathology),
+        )
+    )
+    out = []
+    for case in cases:
+        derived = case_inputs(session, case)
+        decision = session.scalars(
+            select(Adjudication.certainty)
+            .where(Adjudication.case_id == case.id, Adjudication.is_final.is_(True))
+            .order_by(Adjudication.created_at.desc(), Adjudication.id.desc())
+            .limit(1)
+        ).first()
+        out.append(
+            Reclassification(
+                case.registry_id, decision, evaluate(derived.inputs), derived.derivation
+            )
+        )
+    return out
