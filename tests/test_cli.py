@@ -391,3 +391,67 @@ def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str,
     seg = pydicom.dcmread(path)
     assert seg.Modality == "SEG"
     assert len(seg.SegmentSequence) == 2
+
+
+def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url: str, tmp_path):
+    import numpy as np
+
+    from adjudication.vocabulary import Role
+    from workbench.lesions.nifti_io import export_label_nifti
+    from workbench.reads import list_lesions, load_draft_labels, start_or_resume_draft
+    from workbench.registry.db import Registry
+    from workbench.registry.models import Series
+    from workbench.studies import series_affine
+    from workbench.users import add_user, resolve_actor
+
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    _write_small_series(tmp_path / "dwi")
+    args = ("import", str(tmp_path / "dwi"), "--case", "PML-0042", "--day", "0")
+    assert run(capsys, "--db", sqlite_url, *args)[0] == 0
+    registry = Registry.open(sqlite_url)
+    with registry.write() as session:
+        add_user(
+            session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
+        )
+        series = session.get(Series, 1)
+        assert series is not None
+        affine, shape = series_affine(series), tuple(series.shape)
+    binary = np.zeros(shape, dtype=np.uint8)
+    binary[1:4, 2:5, 0:2] = 1  # two separate blobs: split into two lesions
+    binary[7:9, 8:10, 3:5] = 1
+    export_label_nifti(binary, affine, tmp_path / "mask.nii.gz")
+    shifted = affine.copy()
+    shifted[:3, 3] += 5.0
+    export_label_nifti(binary, shifted, tmp_path / "elsewhere.nii.gz")
+
+    as_reader = ("--db", sqlite_url, "--user", "rad1", "import-mask")
+    code, _, err = run(
+        capsys,
+        *as_reader,
+        str(tmp_path / "elsewhere.nii.gz"),
+        "--case",
+        "PML-0042",
+        "--series",
+        "1",
+    )
+    assert code == 1
+    assert "elsewhere.nii.gz" in err
+    code, out, err = run(
+        capsys, *as_reader, str(tmp_path / "mask.nii.gz"), "--case", "PML-0042", "--series", "1"
+    )
+    assert code == 0, err
+    assert "2 lesion(s) on series #1" in out
+    with registry.read() as session:
+        reader = resolve_actor(session, "rad1")
+        read_id = start_or_resume_draft(session, reader, "PML-0042").id
+        stored = load_draft_labels(session, read_id, 1)
+        assert np.array_equal(stored != 0, binary != 0)
+        assert len(list_lesions(session, read_id)) == 2
+    registry.close()
+
+    outdir = tmp_path / "seg"
+    assert run(capsys, "--db", sqlite_url, "export-seg", str(outdir), "--case", "PML-0042")[0] == 0
+    (seg,) = sorted(outdir.glob("*.dcm"))
+    code, _, err = run(capsys, *as_reader, str(seg), "--case", "PML-0042", "--series", "1")
+    assert code == 1  # the SEG holds exactly the draft's lesions: nothing new to add
+    assert "already marked" in err

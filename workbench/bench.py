@@ -194,6 +194,61 @@ def _bench_pipeline(data: BenchData) -> Iterator[BenchRow]:
     )  # fmt: skip
 
 
+def _bench_draft(data: BenchData) -> Iterator[BenchRow]:
+    """Saving a reader's draft with 20 lesions on the 176×256×256 series (registry write)."""
+    from adjudication.vocabulary import Role
+    from workbench.cases import NewCase, create_case
+    from workbench.domain import Condition, Sex
+    from workbench.importer import ParserSandbox, import_path
+    from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
+    from workbench.registry.db import Registry
+    from workbench.users import add_user, resolve_actor
+
+    registry = Registry.open(f"sqlite:///{data.root / 'draft.sqlite3'}")
+    sandbox = ParserSandbox()
+    try:
+        with registry.write() as session:
+            coordinator = resolve_actor(session, "bench")
+            create_case(
+                session, coordinator, NewCase("PML-D", "BENCH", Sex.OTHER, "40-49", Condition.HIV)
+            )
+            add_user(session, "bench.reader", "Bench Reader", {Role.READER}, by=coordinator)
+        result = import_path(
+            registry, coordinator, data.dicom_dir, "PML-D", day=0,
+            cache_root=data.root / "draft-cache", sandbox=sandbox,
+        )  # fmt: skip
+        shape = result.volumes[0].shape
+        labels = np.zeros(shape, dtype=np.uint16)
+        grid = np.indices((5, 4)).reshape(2, -1).T
+        for n, (a, b) in enumerate(grid, start=1):
+            i, j, k = 40 + a * 40, 50 + b * 45, 40 + (n % 5) * 20
+            labels[i - 4 : i + 4, j - 4 : j + 4, k - 3 : k + 3] = n
+        with registry.write() as session:
+            reader = resolve_actor(session, "bench.reader")
+            read = start_or_resume_draft(session, reader, "PML-D")
+            state = {"id": read.id, "version": read.version}
+
+        def ours() -> None:
+            with registry.write() as session:
+                saved = save_draft(
+                    session, reader, state["id"], state["version"],
+                    lesions=[LesionDraft(result.series_ids[0], labels)],
+                )  # fmt: skip
+                state["version"] = saved.version
+
+        def peer() -> None:
+            np.save(data.root / "labels.npy", labels)
+
+        mine, theirs = median_seconds(ours, repeat=3), median_seconds(peer, repeat=3)
+    finally:
+        sandbox.close()
+        registry.close()
+    yield BenchRow(
+        "save a draft read with 20 lesions on a 176x256x256 grid (compressed masks, registry)",
+        mine, "s", "numpy.save of the label map", theirs, mine / theirs, "informative",
+    )  # fmt: skip
+
+
 def _bench_render(_data: BenchData) -> Iterator[BenchRow]:
     """Model change to pixels, from :mod:`viewers.bench` (its own synthetic volumes)."""
     from viewers.bench import render_benchmarks
@@ -217,6 +272,7 @@ BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
     _bench_gate,
     _bench_render,
     _bench_tools,
+    _bench_draft,
 ]
 """Every benchmark, in report order; later issues append theirs."""
 

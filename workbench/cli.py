@@ -167,6 +167,17 @@ def _parser() -> argparse.ArgumentParser:
     lesions.add_argument("--json", action="store_true", help="print JSON")
     lesions.set_defaults(run=_cmd_lesions)
 
+    import_mask = commands.add_parser(
+        "import-mask",
+        help="add the lesions of a NIfTI mask or DICOM SEG to your draft read of a case",
+    )
+    import_mask.add_argument("mask", type=Path, metavar="MASK")
+    import_mask.add_argument("--case", required=True, dest="registry_id", metavar="ID")
+    import_mask.add_argument(
+        "--series", required=True, type=int, dest="series_id", metavar="SERIES_ID"
+    )
+    import_mask.set_defaults(run=_cmd_import_mask)
+
     export_seg = commands.add_parser(
         "export-seg",
         help="export a case's lesion masks as DICOM SEG (NIfTI label maps for NIfTI series)",
@@ -483,6 +494,28 @@ def _cmd_lesions(args: argparse.Namespace) -> int:
     from workbench.lesions.commands import lesions_main
 
     return lesions_main(args.mask, args.json, sys.stdout, sys.stderr)
+
+
+def _cmd_import_mask(args: argparse.Namespace) -> int:
+    from workbench.lesions.import_mask import import_mask_into_draft
+    from workbench.reads import list_lesions
+
+    registry = _open(args)
+    actor = _actor(args, registry)
+    try:
+        with registry.write() as session:
+            read = import_mask_into_draft(
+                session, actor, args.registry_id, args.series_id, args.mask
+            )
+            lesions = [x for x in list_lesions(session, read.id) if x.series_id == args.series_id]
+    finally:
+        registry.close()
+    total = sum(lesion.volume_ml for lesion in lesions)
+    print(
+        f"draft read #{read.id} of {args.registry_id}: {len(lesions)} lesion(s) on series "
+        f"#{args.series_id}, {total:.3f} mL"
+    )
+    return EXIT_OK
 
 
 def _cmd_export_seg(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from adjudication.lesions import Hemisphere, Location
 from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
-from workbench.lesions.codec import decode_mask, encode_mask, mask_sha256
+from workbench.lesions.codec import decode_mask, encode_mask, mask_sha256, sparse_mask_sha256
 from workbench.lesions.errors import LesionMaskError
 from workbench.lesions.labels import checked_labels, label_dtype
 from workbench.lesions.measure import hemisphere_of, measure_labels
@@ -251,7 +251,16 @@ def _lesion_rows(session: Session, read: Read, drafts: Sequence[LesionDraft]) ->
             seen_labels[m.label] = series.id
             if not all(math.isfinite(v) for v in m.centroid_lps):
                 raise ValidationError(f"lesions: label {m.label}: centroid is not finite")
-            mask = (draft.labels == m.label).astype(np.uint8)
+            # Work inside the lesion's bounding box: a full-grid comparison and hash per
+            # lesion made saving a 20-lesion draft on a 256-slice grid take half a second.
+            box = tuple(slice(lo, hi + 1) for lo, hi in zip(m.bbox_min, m.bbox_max, strict=True))
+            inside = np.asarray(draft.labels[box]) == m.label
+            local = np.nonzero(inside)
+            where = tuple(axis + s.start for axis, s in zip(local, box, strict=True))
+            mask = np.zeros(draft.labels.shape, dtype=np.uint8)
+            mask[box][inside] = 1
+            flat = np.ravel_multi_index(where, draft.labels.shape)
+            digest = sparse_mask_sha256(draft.labels.shape, flat, np.ones(flat.size, np.uint32))
             details = draft.details.get(m.label, LesionDetails())
             hemisphere = details.hemisphere or hemisphere_of(m.centroid_lps)
             rows.append(
@@ -259,7 +268,7 @@ def _lesion_rows(session: Session, read: Read, drafts: Sequence[LesionDraft]) ->
                     series_id=series.id,
                     label=m.label,
                     mask=encode_mask(mask),
-                    mask_sha256=mask_sha256(mask),
+                    mask_sha256=digest,
                     volume_ml=m.volume_ml,
                     centroid_lps=list(m.centroid_lps),
                     hemisphere=hemisphere.value,

@@ -22,8 +22,9 @@ The CRC covers everything before it, so a flipped bit anywhere (the shape too) i
 under a limit (a decompression bomb is refused before any work), the payload must inflate
 to exactly the declared size, and the runs must add up to the voxel count.
 
-:func:`mask_sha256` hashes a canonical form (the shape, then the labels as little-endian
-``uint32`` in C order), so the same labels give the same hash whatever type they are held in.
+:func:`mask_sha256` hashes a canonical form (the shape, then the flat C-order indices and
+labels of the non-zero voxels), so the same labels give the same hash whatever type or memory
+layout they are held in, at a cost proportional to the lesion, not the grid.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ DEFAULT_MAX_BYTES = 1 << 30
 _HEADER = struct.Struct("<4sBBBBB3IQQ")
 _CRC = struct.Struct("<I")
 _DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
-_CANONICAL_PREFIX = b"pml-label-map/1\x00"
+_CANONICAL_PREFIX = b"pml-label-map/2\x00"
 
 
 def _runs(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,16 +169,23 @@ def _inflate(payload: bytes, expected: int) -> bytes:
 
 
 def mask_sha256(labels: Any) -> str:
-    """SHA-256 (hex) of a label map's canonical form: shape, then ``<u4`` labels in C order.
+    """SHA-256 (hex) of a label map's canonical form, independent of type and memory layout.
 
-    Independent of the array's type and memory layout: the same labels on the same grid
-    always give the same digest.
+    The form is the shape, then the flat C-order indices (``<u8``) of the non-zero voxels and
+    their labels (``<u4``): the same labels on the same grid always give the same digest, and
+    a sparse lesion mask is hashed in time proportional to its voxels, not to the grid.
     """
     array = checked_labels(labels, "mask_sha256")
+    where = np.nonzero(array)
+    flat = np.ravel_multi_index(where, array.shape)
+    return sparse_mask_sha256(array.shape, flat, array[where])
+
+
+def sparse_mask_sha256(shape: tuple[int, ...], flat_indices: Any, values: Any) -> str:
+    """:func:`mask_sha256` from the non-zero voxels alone (flat C-order indices, labels)."""
+    order = np.argsort(flat_indices, kind="stable")
     digest = hashlib.sha256(_CANONICAL_PREFIX)
-    digest.update(struct.pack("<B3Q", array.ndim, *array.shape))
-    step = max(1, (1 << 22) // max(1, array.shape[1] * array.shape[2]))
-    for start in range(0, array.shape[0], step):
-        chunk = np.ascontiguousarray(array[start : start + step], dtype="<u4")
-        digest.update(chunk.data)
+    digest.update(struct.pack("<B3Q", len(shape), *shape))
+    digest.update(np.asarray(flat_indices, dtype="<u8")[order].tobytes())
+    digest.update(np.asarray(values, dtype="<u4")[order].tobytes())
     return digest.hexdigest()
