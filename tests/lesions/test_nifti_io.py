@@ -161,3 +161,21 @@ def test_s17_mask_on_another_grid_is_refused_then_resampled(shared_data: Path) -
     assert np.array_equal(
         _resample_numpy(gt.array, gt.affine, flair.shape, flair.affine), resampled
     )
+
+
+@pytest.mark.shared_data
+def test_a_mask_painted_on_a_real_oblique_series_round_trips(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The raw longitudinal FLAIR is stored LPS and oblique: the mask must come back exactly."""
+    volume = load_nifti(shared_data / "open_ms_data/longitudinal/raw/patient01/study1_FLAIR.nii.gz")
+    labels = np.zeros(volume.shape[:3], dtype=np.uint8)
+    labels[150:160, 140:152, 17:20] = 1
+    labels[100:104, 200:203, 10] = 2
+    path = export_label_nifti(labels, volume.affine, tmp_path / "mask.nii.gz")
+    back = import_label_nifti(path, volume.affine, volume.shape[:3])
+    assert np.array_equal(back, labels)
+    voxel_ml = abs(np.linalg.det(volume.affine[:3, :3])) / 1000
+    measured = {m.label: m.volume_ml for m in measure_labels(back, volume.affine)}
+    assert measured[1] == pytest.approx(10 * 12 * 3 * voxel_ml)
+    assert measured[2] == pytest.approx(4 * 3 * 1 * voxel_ml)
