@@ -463,7 +463,14 @@ class Annotator(QObject):
         self.workspace.annotation_side.show()
         sizes = self.workspace.splitter.sizes()
         if len(sizes) == 3 and sizes[2] < 360:
-            self.workspace.splitter.setSizes([sizes[0], max(sizes[1] - 380, 200), 380])
+            # At 1280 px the grid, the lesion panel and the series list cannot all be wide:
+            # while annotating, the series list (rarely needed then) gives up most of its room.
+            total = sum(sizes)
+            series_list = min(sizes[0], 170)
+            panel = 420
+            self.workspace.splitter.setSizes(
+                [series_list, max(total - series_list - panel, 200), panel]
+            )
         if self.conflict is not None:
             self.panel.set_status(self.conflict, error=True)
         else:
