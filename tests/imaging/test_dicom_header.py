@@ -168,7 +168,8 @@ ODD_BUT_VALID: dict[str, tuple[dict[str, Any], bytes, bytes]] = {
         b"0.5\\0.5 ",
         b" 5E-1\\.5",
     ),
-    "signed IS": ({"InstanceNumber": 12}, b"12", b"+4"),
+    # Six digits, so the bytes cannot also turn up inside a random UID of the file.
+    "signed IS": ({"InstanceNumber": 864209}, b"864209", b"+86420"),
     "blank DS": ({"RescaleSlope": "1.5"}, b"1.5 ", b"    "),
     "trailing spaces in LO": ({"Manufacturer": "GE MEDICAL"}, b"GE MEDICAL", b"GE        "),
 }
