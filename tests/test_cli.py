@@ -351,12 +351,26 @@ def test_series_class_can_be_corrected_with_a_reason(
     assert run(capsys, "--db", sqlite_url, "audit", "verify")[0] == 0
 
 
+def _assign_reader(session, username: str) -> None:
+    """Make ``username`` an assigned reader of PML-0042 (blinding needs the assignment)."""
+    from adjudication.vocabulary import Role
+    from workbench.cases import get_case, update_case
+    from workbench.review_flow import assign
+    from workbench.users import resolve_actor
+
+    coordinator = resolve_actor(session, "coordinator")
+    case = get_case(session, "PML-0042")
+    if case.status.value == "incomplete":
+        update_case(session, coordinator, "PML-0042", case.version, {"status": "ready"})
+    assign(session, coordinator, "PML-0042", [username], Role.READER)
+
+
 def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str, tmp_path: Path):
     import numpy as np
     import pydicom
 
-    from adjudication.vocabulary import Role
-    from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
+    from adjudication.vocabulary import ImagingJudgement, Role
+    from workbench.reads import LesionDraft, save_draft, start_or_resume_draft, submit_read
     from workbench.registry.db import Registry
     from workbench.users import add_user, resolve_actor
 
@@ -373,13 +387,22 @@ def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str,
         add_user(
             session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
         )
+        _assign_reader(session, "rad1")
     with registry.write() as session:
         reader = resolve_actor(session, "rad1")
         read = start_or_resume_draft(session, reader, "PML-0042")
         labels = np.zeros((10, 12, 5), dtype=np.uint8)
         labels[2:5, 3:6, 1:3] = 1
         labels[6:8, 7:9, 3] = 2
-        save_draft(session, reader, read.id, read.version, lesions=[LesionDraft(1, labels)])
+        read = save_draft(
+            session,
+            reader,
+            read.id,
+            read.version,
+            lesions=[LesionDraft(1, labels)],
+            judgement=ImagingJudgement.YES,
+        )
+        submit_read(session, reader, read.id, read.version)
     registry.close()
     outdir = tmp_path / "seg"
     code, out, err = run(
@@ -395,12 +418,20 @@ def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str,
 
 def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url: str, tmp_path):
     import numpy as np
+    from sqlalchemy import select
 
-    from adjudication.vocabulary import Role
+    from adjudication.vocabulary import ImagingJudgement, Role
     from workbench.lesions.nifti_io import export_label_nifti
-    from workbench.reads import list_lesions, load_draft_labels, start_or_resume_draft
+    from workbench.reads import (
+        LesionDraft,
+        list_lesions,
+        load_draft_labels,
+        save_draft,
+        start_or_resume_draft,
+        submit_read,
+    )
     from workbench.registry.db import Registry
-    from workbench.registry.models import Series
+    from workbench.registry.models import Read, Series
     from workbench.studies import series_affine
     from workbench.users import add_user, resolve_actor
 
@@ -413,6 +444,7 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
         add_user(
             session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
         )
+        _assign_reader(session, "rad1")
         series = session.get(Series, 1)
         assert series is not None
         affine, shape = series_affine(series), tuple(series.shape)
@@ -441,17 +473,43 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
     )
     assert code == 0, err
     assert "2 lesion(s) on series #1" in out
-    with registry.read() as session:
+    code, _, err = run(
+        capsys, *as_reader, str(tmp_path / "mask.nii.gz"), "--case", "PML-0042", "--series", "1"
+    )
+    assert code == 1  # the same lesions again: nothing new to add
+    assert "already marked" in err
+    with registry.write() as session:
         reader = resolve_actor(session, "rad1")
-        read_id = start_or_resume_draft(session, reader, "PML-0042").id
-        stored = load_draft_labels(session, read_id, 1)
+        read = start_or_resume_draft(session, reader, "PML-0042")
+        stored = load_draft_labels(session, read.id, 1)
         assert np.array_equal(stored != 0, binary != 0)
-        assert len(list_lesions(session, read_id)) == 2
-    registry.close()
+        assert len(list_lesions(session, read.id)) == 2
+        read = save_draft(
+            session,
+            reader,
+            read.id,
+            read.version,
+            lesions=[LesionDraft(1, stored)],
+            judgement=ImagingJudgement.YES,
+        )
+        submit_read(session, reader, read.id, read.version)
 
     outdir = tmp_path / "seg"
     assert run(capsys, "--db", sqlite_url, "export-seg", str(outdir), "--case", "PML-0042")[0] == 0
     (seg,) = sorted(outdir.glob("*.dcm"))
-    code, _, err = run(capsys, *as_reader, str(seg), "--case", "PML-0042", "--series", "1")
-    assert code == 1  # the SEG holds exactly the draft's lesions: nothing new to add
-    assert "already marked" in err
+    with registry.write() as session:
+        add_user(
+            session, "rad2", "Dr Second", {Role.READER}, by=resolve_actor(session, "coordinator")
+        )
+        _assign_reader(session, "rad2")
+    second = ("--db", sqlite_url, "--user", "rad2", "import-mask", str(seg))
+    code, out, err = run(capsys, *second, "--case", "PML-0042", "--series", "1")
+    assert code == 0, err
+    assert "2 lesion(s) on series #1" in out
+    with registry.read() as session:
+        other = resolve_actor(session, "rad2")
+        (draft,) = [r for r in session.scalars(select(Read)) if r.reader_id != read.reader_id]
+        assert np.array_equal(
+            load_draft_labels(session, draft.id, 1, actor=other) != 0, binary != 0
+        )
+    registry.close()

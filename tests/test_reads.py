@@ -30,7 +30,7 @@ from workbench.reads import (
 )
 from workbench.registry.db import Registry
 from workbench.registry.errors import ConflictError, PermissionDeniedError, ValidationError
-from workbench.registry.models import AuditEvent, Lesion
+from workbench.registry.models import AuditEvent, Lesion, Read
 from workbench.users import Actor, add_user, resolve_actor
 
 CASE = "PML-0001"
@@ -258,8 +258,26 @@ def test_latest_draft_is_offered_after_a_restart(
 def test_export_seg_writes_a_seg_of_the_source_series(setup: Setup, tmp_path: Path) -> None:
     import highdicom as hd
 
+    from workbench.cases import get_case, update_case
+    from workbench.reads import submit_read
+    from workbench.review_flow import assign
+
     read_id, _ = _save_two(setup)
     out = io.StringIO()
+    with pytest.raises(PermissionDeniedError, match="blinded"):  # a draft is not exported
+        export_seg_main(setup.registry, CASE, None, tmp_path / "early", out)
+    with setup.registry.write() as session:
+        case = get_case(session, CASE)
+        update_case(session, setup.coordinator, CASE, case.version, {"status": "ready"})
+        assign(session, setup.coordinator, CASE, ["reader1"], Role.READER)
+        read = session.get(Read, read_id)
+        assert read is not None
+        read = save_draft(
+            session, setup.reader, read_id, read.version,
+            lesions=[LesionDraft(setup.series_id, _two_lesions())],
+            judgement=ImagingJudgement.YES,
+        )  # fmt: skip
+        submit_read(session, setup.reader, read.id, read.version)
     assert export_seg_main(setup.registry, CASE, None, tmp_path / "out", out) == 0
     paths = [Path(line) for line in out.getvalue().splitlines()]
     assert [p.name for p in paths] == [f"{CASE}_read{read_id}_series{setup.series_id}.seg.dcm"]

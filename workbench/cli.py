@@ -507,7 +507,11 @@ def _cmd_import_mask(args: argparse.Namespace) -> int:
             read = import_mask_into_draft(
                 session, actor, args.registry_id, args.series_id, args.mask
             )
-            lesions = [x for x in list_lesions(session, read.id) if x.series_id == args.series_id]
+            lesions = [
+                x
+                for x in list_lesions(session, read.id, actor=actor)
+                if x.series_id == args.series_id
+            ]
     finally:
         registry.close()
     total = sum(lesion.volume_ml for lesion in lesions)

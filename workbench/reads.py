@@ -15,9 +15,10 @@ Every save checks the read's version (optimistic concurrency): a stale ``expecte
 raises :class:`~workbench.registry.errors.ConflictError` before anything is written, and a
 save that races another one is refused by the row's version counter at commit.
 
-Access: a reader may only touch their own read. Blinding (who may *see* whose read) comes
-later; :func:`load_draft_labels` and :func:`list_lesions` enforce ownership only when given
-the acting user.
+Access: a reader may only touch their own read. Blinding (who may *see* whose read,
+DESIGN.md §8) is enforced here, where data is read, by :func:`check_read_access`:
+:func:`load_draft_labels` and :func:`list_lesions` apply it when given the acting user, and
+:mod:`workbench.review_flow` applies it to every read it hands out.
 """
 
 from __future__ import annotations
@@ -44,7 +45,16 @@ from workbench.registry.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from workbench.registry.models import Case, ImagingStudy, Lesion, Read, Series, User, utcnow
+from workbench.registry.models import (
+    Case,
+    ImagingStudy,
+    Lesion,
+    Read,
+    ReaderAssignment,
+    Series,
+    User,
+    utcnow,
+)
 from workbench.studies import series_affine
 from workbench.users import Actor
 
@@ -54,8 +64,8 @@ CONFIDENCE_RANGE = range(1, 6)
 MAX_COMMENT_LENGTH = 20_000
 """Longest free-text comment a read may carry (characters)."""
 
-_READ_ROLES = (Role.COORDINATOR, Role.ADMIN, Role.PANEL)
-"""Roles that may look at a read that is not their own (blinding rules come later)."""
+_STATUS_ROLES = (Role.COORDINATOR, Role.ADMIN)
+"""Roles that may see the status of any read, and its contents once all reads are in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +167,80 @@ def _own_read(session: Session, actor: Actor, read_id: int, action: str) -> Read
     return read
 
 
+def assigned_reader_ids(session: Session, case_id: int) -> set[int]:
+    """User ids of the readers assigned to case ``case_id``."""
+    return set(
+        session.scalars(
+            select(ReaderAssignment.user_id).where(
+                ReaderAssignment.case_id == case_id, ReaderAssignment.role == Role.READER
+            )
+        )
+    )
+
+
+def _submitted_reader_ids(session: Session, case_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(Read.reader_id).where(
+                Read.case_id == case_id, Read.status == ReadStatus.SUBMITTED
+            )
+        )
+    )
+
+
+def all_reads_in(session: Session, case_id: int) -> bool:
+    """Whether the case has assigned readers and every one of them has submitted a read."""
+    assigned = assigned_reader_ids(session, case_id)
+    return bool(assigned) and assigned <= _submitted_reader_ids(session, case_id)
+
+
+def check_read_access(session: Session, actor: Actor | None, read: Read) -> bool:
+    """The blinding rule: may ``actor`` see ``read``, and its contents or its status only?
+
+    Returns ``True`` when the actor may see the whole read (judgement, lesions, masks) and
+    ``False`` when only its status (coordinators and administrators before every assigned
+    reader has submitted). Raises :class:`PermissionDeniedError` otherwise. ``actor`` ``None``
+    is the workbench itself (exports, discordance), which sees everything.
+
+    - Anyone sees their own read.
+    - A reader assigned to the case sees another reader's *submitted* read once they have
+      submitted their own read of the case; a reader not assigned to the case sees nothing.
+    - A panel member sees submitted reads once every assigned reader has submitted.
+    - A coordinator or administrator sees the status of every read, and the submitted reads
+      in full once every assigned reader has submitted.
+    """
+    if actor is None:
+        return True
+    user_id = _user_id(session, actor)
+    if read.reader_id == user_id:
+        return True
+    submitted = read.status is ReadStatus.SUBMITTED
+    if (
+        submitted
+        and Role.READER in actor.roles
+        and user_id in assigned_reader_ids(session, read.case_id)
+        and user_id in _submitted_reader_ids(session, read.case_id)
+    ):
+        return True
+    complete = all_reads_in(session, read.case_id)
+    if Role.PANEL in actor.roles and complete and submitted:
+        return True
+    if actor.roles.intersection(_STATUS_ROLES):
+        return complete and submitted
+    raise PermissionDeniedError(
+        f"user {actor.username!r} may not open read {read.id}: it is another reader's, and "
+        "reads are blinded until you have submitted your own read of this case (readers) or "
+        "every assigned reader has submitted (panel)"
+    )
+
+
 def _check_may_see(session: Session, actor: Actor | None, read: Read) -> None:
-    if actor is None or actor.roles.intersection(_READ_ROLES):
-        return
-    if read.reader_id != _user_id(session, actor):
+    """Refuse unless ``actor`` may see the contents of ``read`` (see :func:`check_read_access`)."""
+    if not check_read_access(session, actor, read):
+        assert actor is not None  # the workbench itself always sees contents
         raise PermissionDeniedError(
-            f"user {actor.username!r} may not open read {read.id}: it is another reader's"
+            f"user {actor.username!r} may not open the lesions of read {read.id}: reads are "
+            "blinded until every assigned reader has submitted"
         )
 
 
@@ -418,8 +496,8 @@ def load_draft_labels(
     """The label map of series ``series_id`` in read ``read_id``, rebuilt from its lesion rows.
 
     Indexed ``(i, j, k)`` on the series grid, in the smallest unsigned type that holds the
-    labels; all zero when the read has no lesion on that series. With ``actor``, a reader may
-    only load their own read.
+    labels; all zero when the read has no lesion on that series. With ``actor``, the blinding
+    rule applies (:func:`check_read_access`; status-only access is refused).
     """
     read = _get_read(session, read_id)
     _check_may_see(session, actor, read)
@@ -454,7 +532,11 @@ def load_draft_labels(
 def list_lesions(
     session: Session, read_id: int, *, actor: Actor | None = None
 ) -> list[LesionSummary]:
-    """The lesions of read ``read_id`` as plain values, by label (no masks)."""
+    """The lesions of read ``read_id`` as plain values, by label (no masks).
+
+    With ``actor``, the blinding rule applies (:func:`check_read_access`; status-only access
+    is refused).
+    """
     read = _get_read(session, read_id)
     _check_may_see(session, actor, read)
     rows = session.scalars(select(Lesion).where(Lesion.read_id == read_id).order_by(Lesion.label))

@@ -129,7 +129,7 @@ def export_case_segs(
         for series_id in sorted({row.series_id for row in rows}):
             series = session.get(Series, series_id)
             assert series is not None  # a foreign key
-            labels = load_draft_labels(session, read.id, series_id)
+            labels = load_draft_labels(session, read.id, series_id, actor=actor)
             stem = f"{registry_id}_read{read.id}_series{series_id}"
             try:
                 if series.source_kind is SourceKind.DICOM:

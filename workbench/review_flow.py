@@ -1,0 +1,313 @@
+"""The review flow of a case: assigning readers, blinded access to reads, discordance.
+
+- :func:`assign` puts readers or panel members on a case (coordinators and administrators);
+  a ``ready`` case moves to ``in_reading`` once it has ``readers_required`` readers.
+- :func:`fetch_read` and :func:`reads_of_case` hand out reads through the blinding rule of
+  :func:`workbench.reads.check_read_access` (DESIGN.md §8): blinding is enforced here, where
+  data is read, not only hidden in a window.
+- :func:`after_submit` runs once every assigned reader has submitted: it compares the stored
+  reads with :func:`adjudication.discordance.assess` and moves the case to ``discordant`` or
+  ``in_adjudication``, recording the rules that fired in the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adjudication.discordance import Discordance, DiscordanceRules, ReadSummary, assess
+from adjudication.vocabulary import ReadStatus, Role
+from workbench.domain import CaseStatus
+from workbench.lesions.codec import decode_mask
+from workbench.reads import (
+    LesionSummary,
+    all_reads_in,
+    assigned_reader_ids,
+    check_read_access,
+    list_lesions,
+)
+from workbench.registry import audit
+from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
+from workbench.registry.models import Case, Read, ReaderAssignment, User
+from workbench.users import Actor
+
+ASSIGNABLE_ROLES = (Role.READER, Role.PANEL)
+"""The roles a user can be assigned to a case in."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadView:
+    """One read as an actor may see it.
+
+    When ``blinded`` is true (a coordinator before every assigned reader has submitted) only
+    the status fields are filled: ``judgement``, ``confidence`` and ``comment`` are ``None``
+    and ``lesions`` is empty.
+    """
+
+    id: int
+    registry_id: str
+    reader: str
+    revision: int
+    status: ReadStatus
+    submitted_at: dt.datetime | None
+    blinded: bool
+    judgement: str | None
+    confidence: int | None
+    comment: str | None
+    lesions: tuple[LesionSummary, ...]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _case(session: Session, registry_id: str) -> Case:
+    case = session.scalars(select(Case).where(Case.registry_id == registry_id)).first()
+    if case is None:
+        raise NotFoundError(f"no case {registry_id!r} in this registry")
+    return case
+
+
+def _username(session: Session, user_id: int) -> str:
+    name = session.scalar(select(User.username).where(User.id == user_id))
+    return name or f"user {user_id}"
+
+
+def _view(session: Session, actor: Actor | None, read: Read, registry_id: str) -> ReadView:
+    full = check_read_access(session, actor, read)
+    return ReadView(
+        id=read.id,
+        registry_id=registry_id,
+        reader=_username(session, read.reader_id),
+        revision=read.revision,
+        status=read.status,
+        submitted_at=read.submitted_at,
+        blinded=not full,
+        judgement=(read.imaging_judgement.value if read.imaging_judgement else None)
+        if full
+        else None,
+        confidence=read.confidence if full else None,
+        comment=read.comment if full else None,
+        lesions=tuple(list_lesions(session, read.id)) if full else (),
+    )
+
+
+def _latest_submitted(session: Session, case_id: int) -> list[Read]:
+    """The latest submitted read of each assigned reader, by reader id."""
+    assigned = assigned_reader_ids(session, case_id)
+    rows = session.scalars(
+        select(Read)
+        .where(Read.case_id == case_id, Read.status == ReadStatus.SUBMITTED)
+        .order_by(Read.reader_id, Read.revision.desc(), Read.id.desc())
+    )
+    latest: dict[int, Read] = {}
+    for read in rows:
+        if read.reader_id in assigned:
+            latest.setdefault(read.reader_id, read)
+    return [latest[k] for k in sorted(latest)]
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def assign(
+    session: Session, actor: Actor, registry_id: str, usernames: Sequence[str], role: Role
+) -> list[ReaderAssignment]:
+    """Assign ``usernames`` to case ``registry_id`` as readers or panel members.
+
+    Needs the coordinator or administrator role. Each user must be active and hold ``role``
+    (``reader`` or ``panel``); nobody is both reader and panel member of one case. A user
+    already assigned in ``role`` is left as they are. Each new assignment is audited as
+    ``case.assign``; a ``ready`` case with at least ``readers_required`` readers moves to
+    ``in_reading`` (audited as ``case.status``). Returns the new assignments.
+    """
+    actor.require(Role.COORDINATOR, Role.ADMIN, action="assign readers")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError(f"role: {role!r} is not one of reader, panel") from None
+    if role not in ASSIGNABLE_ROLES:
+        raise ValidationError(f"role: a user is assigned as reader or panel, not {role.value}")
+    if not usernames:
+        raise ValidationError("assign: name at least one user")
+    case = _case(session, registry_id)
+    if case.status in (CaseStatus.INCOMPLETE, CaseStatus.FINAL):
+        raise ValidationError(
+            f"case {registry_id} is {case.status.label}: readers are assigned to cases that are "
+            "ready or in review"
+        )
+    by_id = session.scalar(select(User.id).where(User.username == actor.username))
+    other_role = Role.PANEL if role is Role.READER else Role.READER
+    new: list[ReaderAssignment] = []
+    for username in dict.fromkeys(usernames):
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFoundError(f"user {username!r} is not known to this registry")
+        if not user.active or not user.has_role(role):
+            raise ValidationError(
+                f"user {username!r} cannot be assigned as {role.value}: they "
+                + ("are not active" if not user.active else f"do not hold the {role.value} role")
+            )
+        existing = {
+            a.role
+            for a in session.scalars(
+                select(ReaderAssignment).where(
+                    ReaderAssignment.case_id == case.id, ReaderAssignment.user_id == user.id
+                )
+            )
+        }
+        if other_role in existing:
+            raise ValidationError(
+                f"user {username!r} is already {other_role.value} of case {registry_id}; "
+                "nobody is both reader and panel member of one case"
+            )
+        if role in existing:
+            continue
+        assignment = ReaderAssignment(
+            case_id=case.id, user_id=user.id, role=role, assigned_by_id=by_id
+        )
+        session.add(assignment)
+        session.flush()
+        new.append(assignment)
+        audit.record(
+            session,
+            actor=actor.username,
+            role=actor.main_role,
+            action="case.assign",
+            entity_type="case",
+            entity_id=registry_id,
+            after={"user": username, "role": role.value},
+        )
+    readers = len(assigned_reader_ids(session, case.id))
+    if case.status is CaseStatus.READY and readers >= case.readers_required:
+        _set_status(session, actor.username, actor.main_role, case, CaseStatus.IN_READING)
+    return new
+
+
+def _set_status(
+    session: Session,
+    username: str,
+    role: str,
+    case: Case,
+    status: CaseStatus,
+    extra: dict[str, object] | None = None,
+) -> None:
+    before = case.status
+    case.status = status
+    session.flush()
+    audit.record(
+        session,
+        actor=username,
+        role=role,
+        action="case.status",
+        entity_type="case",
+        entity_id=case.registry_id,
+        before={"status": before.value},
+        after={"status": status.value, **(extra or {})},
+    )
+
+
+def fetch_read(session: Session, actor: Actor, read_id: int) -> ReadView:
+    """Read ``read_id`` as ``actor`` may see it (blinded; see :func:`check_read_access`).
+
+    Raises :class:`PermissionDeniedError` for a read the actor may not see at all; a
+    coordinator before every assigned reader has submitted gets a status-only view.
+    """
+    read = session.get(Read, read_id)
+    if read is None:
+        raise NotFoundError(f"no read {read_id} in this registry")
+    registry_id = session.scalar(select(Case.registry_id).where(Case.id == read.case_id))
+    return _view(session, actor, read, str(registry_id))
+
+
+def reads_of_case(session: Session, actor: Actor, registry_id: str) -> list[ReadView]:
+    """Every read of case ``registry_id`` the actor may see, by reader and revision.
+
+    Raises :class:`PermissionDeniedError` when the actor may not see another reader's read
+    of the case (a reader before submitting their own read, a reader not assigned to the
+    case, a panel member before every assigned reader has submitted). Drafts of other readers
+    are listed only to coordinators and administrators (status only).
+    """
+    case = _case(session, registry_id)
+    reads = session.scalars(
+        select(Read).where(Read.case_id == case.id).order_by(Read.reader_id, Read.revision)
+    )
+    user_id = session.scalar(select(User.id).where(User.username == actor.username))
+    status_roles = actor.roles.intersection((Role.COORDINATOR, Role.ADMIN))
+    views = []
+    for read in reads:
+        if read.reader_id != user_id and read.status is ReadStatus.DRAFT and not status_roles:
+            continue  # another reader's draft is nobody else's business
+        views.append(_view(session, actor, read, registry_id))
+    if not views and not status_roles:
+        # Nothing to show, but the question itself is still subject to blinding: an
+        # unassigned reader or an early panel member is refused, not told "no reads".
+        assigned = assigned_reader_ids(session, case.id)
+        if user_id not in assigned and not (
+            Role.PANEL in actor.roles and all_reads_in(session, case.id)
+        ):
+            raise PermissionDeniedError(
+                f"user {actor.username!r} may not see the reads of case {registry_id}"
+            )
+    return views
+
+
+def _summary(session: Session, read: Read) -> tuple[ReadSummary, set[int]]:
+    """A :class:`ReadSummary` of ``read`` (masks decoded) and the series its lesions are on."""
+    lesions = list(read.lesions)
+    masks = [np.asarray(decode_mask(lesion.mask)) != 0 for lesion in lesions]
+    summary = ReadSummary(
+        reader=_username(session, read.reader_id),
+        judgement=read.imaging_judgement.value if read.imaging_judgement else None,
+        masks=masks or None,
+        total_ml=sum(lesion.volume_ml for lesion in lesions),
+        lesion_ml=[lesion.volume_ml for lesion in lesions],
+    )
+    return summary, {lesion.series_id for lesion in lesions}
+
+
+def after_submit(
+    session: Session,
+    registry_id: str,
+    rules: DiscordanceRules | None = None,
+    *,
+    actor: Actor | None = None,
+) -> Discordance | None:
+    """Once every assigned reader has submitted, assess discordance and move the case on.
+
+    Returns ``None`` (and changes nothing) while reads are outstanding or when the case is
+    not ``in_reading``/``ready``. Otherwise compares the latest submitted read of each
+    assigned reader: masks are compared when all lesions of all reads lie on one series grid,
+    volumes and judgements only when the readers used different series. The case becomes
+    ``discordant`` or ``in_adjudication``; the event ``case.discordance`` records the rules,
+    the rules that fired and their numbers. ``actor`` is who triggered it (the submitting
+    reader), recorded in the audit trail; ``None`` records the workbench itself.
+    """
+    case = _case(session, registry_id)
+    if case.status not in (CaseStatus.READY, CaseStatus.IN_READING):
+        return None
+    if not all_reads_in(session, case.id):
+        return None
+    reads = _latest_submitted(session, case.id)
+    pairs = [_summary(session, read) for read in reads]
+    series = set().union(*(ids for _, ids in pairs))
+    spatial = len(series) <= 1
+    result = assess([summary for summary, _ in pairs], rules, spatial=spatial)
+    status = CaseStatus.DISCORDANT if result.discordant else CaseStatus.IN_ADJUDICATION
+    username = actor.username if actor else "workbench"
+    role = actor.main_role if actor else "system"
+    audit.record(
+        session,
+        actor=username,
+        role=role,
+        action="case.discordance",
+        entity_type="case",
+        entity_id=registry_id,
+        after={"reads": [read.id for read in reads], **result.as_dict()},
+    )
+    _set_status(session, username, role, case, status)
+    return result
