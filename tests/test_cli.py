@@ -513,3 +513,40 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
             load_draft_labels(session, draft.id, 1, actor=other) != 0, binary != 0
         )
     registry.close()
+
+
+def test_case_assign(capsys: pytest.CaptureFixture[str], sqlite_url: str) -> None:
+    assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
+    for name, role in (("rad1", "reader"), ("rad2", "reader"), ("neuro1", "panel")):
+        assert (
+            run(capsys, "--db", sqlite_url, "user", "add", name, "--name", name, "--role", role)[0]
+            == 0
+        )
+    code, _, err = run(capsys, "--db", sqlite_url, "case", "assign", "PML-0042", "--reader", "rad1")
+    assert code == 1  # an incomplete case is not ready for reading
+    assert "incomplete" in err
+    from workbench.cases import get_case, update_case
+    from workbench.registry.db import Registry
+    from workbench.users import resolve_actor
+
+    registry = Registry.open(sqlite_url)
+    with registry.write() as session:
+        case = get_case(session, "PML-0042")
+        update_case(
+            session,
+            resolve_actor(session, "coordinator"),
+            "PML-0042",
+            case.version,
+            {"status": "ready"},
+        )
+    registry.close()
+    code, out, err = run(
+        capsys, "--db", sqlite_url, "case", "assign", "PML-0042",
+        "--reader", "rad1", "--reader", "rad2", "--panel", "neuro1",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "PML-0042: assigned; status in_reading"
+    code, _, err = run(
+        capsys, "--db", sqlite_url, "case", "assign", "PML-0042", "--reader", "neuro1"
+    )
+    assert code == 1

@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--readers", type=int, default=2, help="readers required (default 2)")
     add.set_defaults(run=_cmd_case_add)
+    assign = case_commands.add_parser("assign", help="assign readers and panel members")
+    assign.add_argument("registry_id", metavar="ID")
+    assign.add_argument("--reader", action="append", default=[], metavar="USER")
+    assign.add_argument("--panel", action="append", default=[], metavar="USER")
+    assign.set_defaults(run=_cmd_case_assign)
     show = case_commands.add_parser("show", help="show one case")
     show.add_argument("registry_id", metavar="ID")
     show.add_argument("--json", action="store_true", help="print JSON")
@@ -355,6 +360,27 @@ def _cmd_case_add(args: argparse.Namespace) -> int:
         case = create_case(session, actor, new)
         print(f"created case {case.registry_id} at site {new.site_code}")
     registry.close()
+    return EXIT_OK
+
+
+def _cmd_case_assign(args: argparse.Namespace) -> int:
+    from adjudication.vocabulary import Role
+    from workbench.cases import get_case
+    from workbench.registry.errors import ValidationError
+    from workbench.review_flow import assign
+
+    if not args.reader and not args.panel:
+        raise ValidationError("case assign: name at least one --reader or --panel")
+    registry = _open(args)
+    actor = _actor(args, registry)
+    with registry.write() as session:
+        if args.reader:
+            assign(session, actor, args.registry_id, args.reader, Role.READER)
+        if args.panel:
+            assign(session, actor, args.registry_id, args.panel, Role.PANEL)
+        status = get_case(session, args.registry_id).status.value
+    registry.close()
+    print(f"{args.registry_id}: assigned; status {status}")
     return EXIT_OK
 
 
