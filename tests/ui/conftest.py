@@ -35,6 +35,17 @@ def db_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(autouse=True)
+def settings_dir(tmp_path: Path) -> Path:
+    """Per-user window settings go to a temporary folder, never to the user's own."""
+    from PyQt6.QtCore import QSettings
+
+    folder = tmp_path / "qsettings"
+    folder.mkdir()
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
 @pytest.fixture
 def registry_path(tmp_path: Path) -> Path:
     """Where the test's registry file lives."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -34,15 +34,6 @@ from workbench.ui.main_window import MainWindow
 from workbench.users import Actor, add_user, resolve_actor
 
 CASE_ID = "PML-A-0001"
-
-
-@pytest.fixture(autouse=True)
-def settings_dir(tmp_path: Path) -> Path:
-    """Per-user review settings go to a temporary folder."""
-    folder = tmp_path / "qsettings"
-    folder.mkdir()
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    return folder
 
 
 @dataclass

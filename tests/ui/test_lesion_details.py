@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -34,15 +33,6 @@ from workbench.users import Actor, add_user, resolve_actor
 
 CASE_ID = "PML-L-0001"
 DAYS = (0, 35)
-
-
-@pytest.fixture(autouse=True)
-def settings_dir(tmp_path: Path) -> Path:
-    """Per-user review settings go to a temporary folder."""
-    folder = tmp_path / "qsettings"
-    folder.mkdir()
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    return folder
 
 
 @dataclass

@@ -52,15 +52,6 @@ PRIOR_SHIFT_MM = np.array([6.0, -4.0, 0.0])
 """The synthetic prior's voxels sit this far from the current's in world (LPS) mm."""
 
 
-@pytest.fixture(autouse=True)
-def settings_dir(tmp_path: Path) -> Path:
-    """Per-user review settings go to a temporary folder, never to the user's own."""
-    folder = tmp_path / "qsettings"
-    folder.mkdir()
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    return folder
-
-
 def _store() -> QSettings:
     scope = QSettings.Scope.UserScope
     return QSettings(QSettings.Format.IniFormat, scope, ORGANISATION, APPLICATION)
