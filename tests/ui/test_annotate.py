@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from adjudication.vocabulary import Role, TriState
-from viewers.labels_edit import VoxelBox
+from tests.ui.annotation import paint_cube, unsaved
 from workbench import cache
 from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
@@ -111,19 +111,6 @@ def start_annotating(qtbot: QtBot, window: MainWindow) -> None:
     action.trigger()
     assert window.annotator.active, window.annotator.last_error
     QApplication.processEvents()
-
-
-def paint_cube(window: MainWindow, lo: tuple[int, int, int], size: int) -> int:
-    """Paint a ``size``³ cube of the active label at voxel ``lo``; the voxels painted."""
-    editor = window.annotator.editor
-    assert editor is not None
-    hi = (lo[0] + size, lo[1] + size, lo[2] + size)
-    return editor.paint(VoxelBox(lo, hi), np.ones((size,) * 3, dtype=bool), editor.active_label)
-
-
-def unsaved(window: MainWindow) -> bool:
-    """Whether the annotator has changes not saved yet."""
-    return window.annotator.dirty
 
 
 def read_of(setup: Setup) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from adjudication.lesions import ContrastEnhancement, DwiPattern, Hemisphere, Location
 from adjudication.vocabulary import Role, TriState
-from viewers.labels_edit import VoxelBox
+from tests.ui.annotation import paint_cube, unsaved
 from workbench import cache
 from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
@@ -114,19 +114,6 @@ def annotate_series(window: MainWindow, series_id: str) -> None:
     assert window.annotator.set_active(True), window.annotator.last_error
     assert window.annotator.series_id == series_id
     QApplication.processEvents()
-
-
-def paint_cube(window: MainWindow, lo: tuple[int, int, int], size: int) -> int:
-    """Paint a ``size``³ cube of the active label at voxel ``lo``; the voxels painted."""
-    editor = window.annotator.editor
-    assert editor is not None
-    hi = (lo[0] + size, lo[1] + size, lo[2] + size)
-    return editor.paint(VoxelBox(lo, hi), np.ones((size,) * 3, dtype=bool), editor.active_label)
-
-
-def unsaved(window: MainWindow) -> bool:
-    """Whether the annotator has changes not saved yet."""
-    return window.annotator.dirty
 
 
 def read_id_of(setup: Setup) -> int:
