@@ -30,10 +30,12 @@ from workbench.reads import (
     assigned_reader_ids,
     check_read_access,
     list_lesions,
+    submit_read,
 )
 from workbench.registry import audit
 from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
-from workbench.registry.models import Case, Read, ReaderAssignment, User
+from workbench.registry.models import Case, Lesion, Read, ReaderAssignment, User
+from workbench.review_config import ReviewConfig, load_review_config
 from workbench.users import Actor
 
 ASSIGNABLE_ROLES = (Role.READER, Role.PANEL)
@@ -276,6 +278,7 @@ def after_submit(
     rules: DiscordanceRules | None = None,
     *,
     actor: Actor | None = None,
+    reassess: bool = False,
 ) -> Discordance | None:
     """Once every assigned reader has submitted, assess discordance and move the case on.
 
@@ -286,9 +289,13 @@ def after_submit(
     ``discordant`` or ``in_adjudication``; the event ``case.discordance`` records the rules,
     the rules that fired and their numbers. ``actor`` is who triggered it (the submitting
     reader), recorded in the audit trail; ``None`` records the workbench itself.
+    ``reassess`` (after a corrected read) also re-assesses a case that is already
+    ``discordant`` or ``in_adjudication``.
     """
     case = _case(session, registry_id)
-    if case.status not in (CaseStatus.READY, CaseStatus.IN_READING):
+    waiting = (CaseStatus.READY, CaseStatus.IN_READING)
+    reviewed = (CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION)
+    if case.status not in waiting and not (reassess and case.status in reviewed):
         return None
     if not all_reads_in(session, case.id):
         return None
@@ -309,5 +316,130 @@ def after_submit(
         entity_id=registry_id,
         after={"reads": [read.id for read in reads], **result.as_dict()},
     )
-    _set_status(session, username, role, case, status)
+    if status is not case.status:
+        _set_status(session, username, role, case, status)
     return result
+
+
+def submit(
+    session: Session,
+    actor: Actor,
+    read_id: int,
+    expected_version: int,
+    *,
+    config: ReviewConfig | None = None,
+) -> tuple[Read, Discordance | None]:
+    """Submit the actor's draft read and move the case on: the way every screen submits.
+
+    Submits through :func:`workbench.reads.submit_read` (immutable from now on). A corrected
+    read supersedes the read it corrects (audited as ``read.superseded``). When this was the
+    last outstanding read, or a correction of a case already assessed, discordance is assessed
+    with the configured rules (:func:`after_submit`). Returns the read and the assessment, if
+    one was made.
+    """
+    config = config or load_review_config()
+    read = submit_read(session, actor, read_id, expected_version)
+    registry_id = str(session.scalar(select(Case.registry_id).where(Case.id == read.case_id)))
+    corrected = None
+    if read.supersedes_id is not None:
+        corrected = session.get(Read, read.supersedes_id)
+    if corrected is not None and corrected.status is ReadStatus.SUBMITTED:
+        corrected.status = ReadStatus.SUPERSEDED
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.username,
+            role=actor.main_role,
+            action="read.superseded",
+            entity_type="read",
+            entity_id=corrected.id,
+            before={"status": ReadStatus.SUBMITTED.value},
+            after={"status": ReadStatus.SUPERSEDED.value, "by": read.id},
+            reason=read.correction_reason,
+        )
+    result = after_submit(
+        session, registry_id, config.discordance, actor=actor, reassess=corrected is not None
+    )
+    return read, result
+
+
+def start_correction(session: Session, actor: Actor, read_id: int, reason: str) -> Read:
+    """Open a correction of the actor's submitted read: a new draft version with a reason.
+
+    The draft starts as a copy of the submitted read (judgement, notes, lesions); the
+    submitted read stays in force, and visible to whoever may see it, until the correction is
+    submitted with :func:`submit`. An open correction is returned as it is. Refused for a read
+    that is not submitted, for another reader's read, for a case whose decision is final, and
+    without a reason.
+    """
+    actor.require(Role.READER, action="correct a read")
+    read = session.get(Read, read_id)
+    if read is None:
+        raise NotFoundError(f"no read {read_id} in this registry")
+    user_id = session.scalar(select(User.id).where(User.username == actor.username))
+    if read.reader_id != user_id:
+        raise PermissionDeniedError(
+            f"user {actor.username!r} may not correct read {read_id}: it is another reader's"
+        )
+    if read.status is not ReadStatus.SUBMITTED:
+        raise ValidationError(
+            f"read {read_id} is {read.status.value}: only the submitted read in force can be "
+            "corrected (a draft is still editable as it is)"
+        )
+    case = session.get(Case, read.case_id)
+    assert case is not None
+    if case.status is CaseStatus.FINAL:
+        raise ValidationError(
+            f"case {case.registry_id} has a final panel decision: a read cannot be corrected "
+            "under it; ask the panel to change the decision"
+        )
+    text = (reason or "").strip()
+    if len(text) < 10:
+        raise ValidationError(
+            f"read {read_id}: a correction needs a reason of at least 10 characters"
+        )
+    existing = session.scalars(
+        select(Read).where(Read.supersedes_id == read.id, Read.status == ReadStatus.DRAFT)
+    ).first()
+    if existing is not None:
+        return existing
+    draft = Read(
+        case_id=read.case_id,
+        reader_id=read.reader_id,
+        revision=read.revision + 1,
+        supersedes_id=read.id,
+        correction_reason=text,
+        status=ReadStatus.DRAFT,
+        imaging_judgement=read.imaging_judgement,
+        confidence=read.confidence,
+        features=dict(read.features or {}),
+        comment=read.comment,
+    )
+    draft.lesions.extend(
+        Lesion(
+            series_id=lesion.series_id,
+            label=lesion.label,
+            mask=lesion.mask,
+            mask_sha256=lesion.mask_sha256,
+            volume_ml=lesion.volume_ml,
+            centroid_lps=list(lesion.centroid_lps),
+            hemisphere=lesion.hemisphere,
+            location=lesion.location,
+            features=dict(lesion.features or {}),
+        )
+        for lesion in read.lesions
+    )
+    session.add(draft)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="read.correction_started",
+        entity_type="read",
+        entity_id=draft.id,
+        before={"read": read.id, "revision": read.revision},
+        after={"case": case.registry_id, "revision": draft.revision},
+        reason=text,
+    )
+    return draft

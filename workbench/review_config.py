@@ -1,0 +1,133 @@
+"""The review process's configuration: discordance thresholds and signing.
+
+Kept in ``review.toml`` in the data directory, or in the file named by
+``PML_WORKBENCH_REVIEW_CONFIG``. Every key is optional; a missing file gives the defaults::
+
+    [discordance]
+    min_lesion_ml = 0.1      # smallest lesion (mL) whose detection by one reader only counts
+    volume_fraction = 0.5    # largest allowed difference of total volumes (of the larger)
+    min_dice = 0.5           # smallest allowed Dice between the readers' masks
+
+    [signatures]
+    required = 2             # panel signatures that make a decision final
+    meaning = "approved as the registry's final decision"
+
+A file that cannot be read, or a key with a wrong type or value, raises
+:class:`ReviewConfigError` naming the file, the key and the problem; nothing falls back
+silently to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adjudication.consensus import DEFAULT_MEANING
+from adjudication.discordance import DiscordanceRules
+from workbench.config import data_dir
+from workbench.registry.errors import ValidationError
+
+REVIEW_CONFIG_ENV = "PML_WORKBENCH_REVIEW_CONFIG"
+FILE_NAME = "review.toml"
+
+_SECTIONS: dict[str, dict[str, type]] = {
+    "discordance": {"min_lesion_ml": float, "volume_fraction": float, "min_dice": float},
+    "signatures": {"required": int, "meaning": str},
+}
+
+
+class ReviewConfigError(ValidationError):
+    """The review configuration file is unreadable or holds a bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewConfig:
+    """Discordance thresholds, and how many panel signatures make a decision final."""
+
+    discordance: DiscordanceRules = field(default_factory=DiscordanceRules)
+    signatures_required: int = 2
+    signature_meaning: str = DEFAULT_MEANING
+    source: Path | None = None
+    """The file these values came from; ``None`` for the built-in defaults."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (for ``config show`` and audit events)."""
+        return {
+            "source": str(self.source) if self.source else None,
+            "discordance": self.discordance.as_dict(),
+            "signatures": {
+                "required": self.signatures_required,
+                "meaning": self.signature_meaning,
+            },
+        }
+
+
+def config_path() -> Path:
+    """Where the review configuration is read from (it need not exist)."""
+    override = os.environ.get(REVIEW_CONFIG_ENV)
+    if override:
+        return Path(override).expanduser()
+    return data_dir() / FILE_NAME
+
+
+def _checked(path: Path, section: str, key: str, value: object, kind: type) -> Any:
+    where = f"{path}: [{section}] {key}"
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ReviewConfigError(f"{where}: {value!r} is not a number")
+        return float(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ReviewConfigError(f"{where}: {value!r} is not a whole number")
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ReviewConfigError(f"{where}: {value!r} is not a non-empty text")
+    return value.strip()
+
+
+def load_review_config(path: Path | None = None) -> ReviewConfig:
+    """The review configuration from ``path`` (default :func:`config_path`)."""
+    explicit = path is not None or REVIEW_CONFIG_ENV in os.environ
+    path = path or config_path()
+    if not path.exists():
+        if explicit:
+            raise ReviewConfigError(f"{path}: review configuration file not found")
+        return ReviewConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReviewConfigError(f"{path}: cannot read the review configuration: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ReviewConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in _SECTIONS:
+            known = ", ".join(f"[{name}]" for name in _SECTIONS)
+            raise ReviewConfigError(f"{path}: unknown section [{section}] (known: {known})")
+        if not isinstance(body, dict):
+            raise ReviewConfigError(f"{path}: {section} must be a [{section}] table")
+        for key, value in body.items():
+            kind = _SECTIONS[section].get(key)
+            if kind is None:
+                known = ", ".join(_SECTIONS[section])
+                raise ReviewConfigError(f"{path}: [{section}] {key}: unknown key (known: {known})")
+            values.setdefault(section, {})[key] = _checked(path, section, key, value, kind)
+    try:
+        rules = DiscordanceRules(**values.get("discordance", {}))
+    except ValueError as exc:
+        raise ReviewConfigError(f"{path}: [discordance] {exc}") from None
+    signing = values.get("signatures", {})
+    required = signing.get("required", 2)
+    if required < 1:
+        raise ReviewConfigError(
+            f"{path}: [signatures] required: {required} — at least one signature is needed"
+        )
+    return ReviewConfig(
+        discordance=rules,
+        signatures_required=required,
+        signature_meaning=signing.get("meaning", DEFAULT_MEANING),
+        source=path,
+    )
