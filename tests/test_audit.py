@@ -6,7 +6,8 @@ import itertools
 
 from sqlalchemy import delete, select, text, update
 
-from adjudication.audit import GENESIS_HASH
+from adjudication.audit import GENESIS_HASH, event_hash
+from tests.tamper import out_of_band
 from workbench.cases import NewCase, create_case
 from workbench.domain import Condition, Sex
 from workbench.registry import audit
@@ -30,18 +31,41 @@ def test_chain_links_every_event(registry: Registry, coordinator: Actor) -> None
         assert audit.verify(session) is None
 
 
-def test_edited_deleted_and_inserted_rows_are_found(registry: Registry, coordinator: Actor):
+def test_edited_deleted_and_inserted_rows_are_found(
+    registry: Registry, registry_url: str, coordinator: Actor
+) -> None:
     _three_cases(registry, coordinator)
-    with registry.write() as session:
-        session.execute(update(AuditEvent).where(AuditEvent.id == 3).values(reason="hidden"))
+    with out_of_band(registry_url) as conn:
+        conn.execute(update(AuditEvent).where(AuditEvent.id == 3).values(reason="hidden"))
     with registry.read() as session:
         broken = audit.verify(session)
         assert broken is not None
         assert broken.event_id == 3
         assert "edited" in broken.reason
+    with out_of_band(registry_url) as conn:
+        conn.execute(update(AuditEvent).where(AuditEvent.id == 3).values(reason=None))
+        conn.execute(delete(AuditEvent).where(AuditEvent.id == 2))
+    with registry.read() as session:
+        broken = audit.verify(session)
+        assert broken is not None
+        assert broken.event_id == 3
+        assert "deleted or inserted" in broken.reason
+    # INSERT is allowed: a forged event in the gap, hashed correctly after event 1, still breaks
+    # the link to event 3.
     with registry.write() as session:
-        session.execute(update(AuditEvent).where(AuditEvent.id == 3).values(reason=None))
-        session.execute(delete(AuditEvent).where(AuditEvent.id == 2))
+        first = session.get_one(AuditEvent, 1)
+        forged = AuditEvent(
+            id=2,
+            occurred_at=first.occurred_at,
+            actor="mallory",
+            role="coordinator",
+            action="case.create",
+            entity_type="case",
+            entity_id="PML-9",
+            prev_hash=first.hash,
+        )
+        forged.hash = event_hash(forged.prev_hash, audit._fields(forged))
+        session.add(forged)
     with registry.read() as session:
         broken = audit.verify(session)
         assert broken is not None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from tests.tamper import out_of_band
 from workbench.cli import main
 
 
@@ -124,8 +125,8 @@ def test_audit_verify_detects_an_edited_row(capsys, sqlite_url: str, tmp_path: P
     code, out, _ = run(capsys, "--db", sqlite_url, "audit", "verify")
     assert code == 0
     assert "audit chain intact: 2 event(s)" in out
-    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
-        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 2")
+    with out_of_band(sqlite_url) as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 2"))
     code, _, err = run(capsys, "--db", sqlite_url, "audit", "verify")
     assert code == 1
     assert "audit event 2: its content does not match its hash" in err
