@@ -19,10 +19,12 @@ from workbench.domain import CaseStatus
 from workbench.importer import ParserSandbox
 from workbench.panel import (
     DecisionState,
+    SignatureRefusedError,
     case_history,
     decisions_of_case,
     final_decision,
     propose_decision,
+    sign,
     sign_decision,
 )
 from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
@@ -339,3 +341,22 @@ def test_a_correction_is_a_new_version_with_a_reason_and_reassesses_the_case(
         assert corrected is not None
         assert corrected.correction_reason
     assert _status(p.registry) is CaseStatus.IN_ADJUDICATION  # now both say equivocal
+
+
+def test_a_refused_signature_is_audited_and_signs_nothing(panel: Panel) -> None:
+    p = panel
+    _read(p, p.s.reader, ImagingJudgement.YES)
+    _read(p, p.s.other_reader, ImagingJudgement.YES)
+    decision_id = _propose(p, p.panel1, PROBABLE)
+    with pytest.raises(SignatureRefusedError, match="does not match"):
+        sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG)
+    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)
+    (decision,) = _decisions(p)
+    assert [s.username for s in decision.signatures] == ["panel2"]
+    with p.registry.read() as session:
+        actions = [(e.actor, e.action) for e in case_history(session, p.s.coordinator, CASE)]
+        assert audit.verify(session) is None
+    assert actions[-2:] == [
+        ("panel1", "adjudication.signature_refused"),
+        ("panel2", "adjudication.signed"),
+    ]

@@ -40,6 +40,7 @@ from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
 from workbench.reads import all_reads_in, assigned_reader_ids
 from workbench.registry import audit
+from workbench.registry.db import Registry
 from workbench.registry.errors import (
     ConflictError,
     NotFoundError,
@@ -448,7 +449,7 @@ def sign_decision(
             "with 'pml-workbench user passwd'"
         )
     if not check_password(password, user.password_hash):
-        raise PermissionDeniedError(
+        raise SignatureRefusedError(
             f"signature refused: the password of {actor.username!r} does not match; nothing "
             "was signed"
         )
@@ -516,6 +517,43 @@ def sign_decision(
             reason=decision.change_reason,
         )
     return decision
+
+
+class SignatureRefusedError(PermissionDeniedError):
+    """A signature refused because the password did not match (the attempt is audited)."""
+
+
+def sign(
+    registry: Registry,
+    actor: Actor,
+    decision_id: int,
+    password: str,
+    *,
+    meaning: str | None = None,
+    config: ReviewConfig | None = None,
+) -> None:
+    """Sign in a transaction of its own; a wrong password is refused *and* audited.
+
+    :func:`sign_decision` rolls back with the caller's transaction when the password does not
+    match, so the attempt would leave no trace; this records it
+    (``adjudication.signature_refused``) in a second transaction, as 21 CFR 11.300(d) asks of
+    attempts at unauthorised use, then raises :class:`SignatureRefusedError`.
+    """
+    try:
+        with registry.write() as session:
+            sign_decision(session, actor, decision_id, password, meaning=meaning, config=config)
+    except SignatureRefusedError as exc:
+        with registry.write() as session:
+            audit.record(
+                session,
+                actor=actor.username,
+                role=actor.main_role,
+                action="adjudication.signature_refused",
+                entity_type="adjudication",
+                entity_id=decision_id,
+                reason="password did not match",
+            )
+        raise exc from None
 
 
 def final_decision(session: Session, registry_id: str) -> Adjudication | None:
