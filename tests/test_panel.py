@@ -15,6 +15,7 @@ from adjudication.discordance import DiscordanceRules
 from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway, ReadStatus, Role
 from tests.test_reads import CASE, SHAPE_IJK, Setup, _setup
 from tests.test_review_flow import sandbox  # noqa: F401 - the module-scoped parser fixture
+from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
 from workbench.importer import ParserSandbox
 from workbench.panel import (
@@ -22,6 +23,7 @@ from workbench.panel import (
     SignatureRefusedError,
     case_history,
     decisions_of_case,
+    engine_now,
     final_decision,
     propose_decision,
     sign,
@@ -360,3 +362,25 @@ def test_a_refused_signature_is_audited_and_signs_nothing(panel: Panel) -> None:
         ("panel1", "adjudication.signature_refused"),
         ("panel2", "adjudication.signed"),
     ]
+
+
+def test_a_proposal_is_weighed_with_its_own_alternative_diagnosis(panel: Panel) -> None:
+    p = panel
+    _read(p, p.s.reader, ImagingJudgement.YES)
+    _read(p, p.s.other_reader, ImagingJudgement.YES)
+    with p.registry.read() as session:
+        before = engine_now(session, CASE)
+    assert before.result.certainty is not Certainty.NOT_PML
+    assert before.result.warnings or before.derivation  # inputs are explained
+    assert any("lesion volume" in line for line in before.derivation)
+    alternative = Proposal(Certainty.NOT_PML, None, "Pattern fits HIV encephalopathy.", "HIVE")
+    decision_id = _propose(p, p.panel1, alternative)
+    (decision,) = _decisions(p)
+    assert decision.id == decision_id
+    assert decision.engine_certainty is Certainty.NOT_PML  # the override, with the finding
+    assert not decision.differs_from_engine
+    assert any("named in this proposal" in line for line in decision.engine_result["inputs_from"])
+    with p.registry.read() as session:
+        # Not yet final: the case's own inputs do not take the pending finding.
+        case = session.scalars(select(Case).where(Case.registry_id == CASE)).one()
+        assert not case_inputs(session, case).inputs.alternative_diagnosis

@@ -9,7 +9,8 @@ each comes from, and records how it was derived so a panel can check it:
 - CSF JCV PCR: the latest CSF PCR with a result (detected, also below the LOQ → detected), its
   assay's LOD in copies/mL when the unit allows, and the days since the first symptom;
 - histopathology: the latest biopsy/autopsy record;
-- alternative diagnosis: recorded on the latest adjudication.
+- lesion volume (evidence quality only): the mean total of the submitted reads;
+- alternative diagnosis: recorded in the panel's final decision in force.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def _imaging(reads: list[Read]) -> tuple[TriState, str]:
     )
 
 
+def _lesion_volume(reads: list[Read]) -> float | None:
+    """Mean total lesion volume (mL) of the submitted reads, or None without any."""
+    totals = [
+        sum(lesion.volume_ml for lesion in read.lesions)
+        for read in reads
+        if read.status == ReadStatus.SUBMITTED
+    ]
+    return sum(totals) / len(totals) if totals else None
+
+
 def case_inputs(session: Session, case: Case) -> CaseInputs:
     """The engine's inputs for ``case`` (its collections must be loadable in ``session``)."""
     notes = [f"clinical features: recorded as {case.clinical_consistent.value}"]
@@ -101,13 +112,16 @@ def case_inputs(session: Session, case: Case) -> CaseInputs:
 
     decision = session.scalars(
         select(Adjudication)
-        .where(Adjudication.case_id == case.id)
-        .order_by(Adjudication.created_at.desc(), Adjudication.id.desc())
+        .where(Adjudication.case_id == case.id, Adjudication.is_final.is_(True))
+        .order_by(Adjudication.id.desc())
         .limit(1)
     ).first()
     alternative = bool(decision and decision.alternative_diagnosis)
     if alternative:
-        notes.append("alternative diagnosis: recorded by the panel")
+        notes.append("alternative diagnosis: recorded in the panel's final decision")
+    volume = _lesion_volume(reads)
+    if volume is not None:
+        notes.append(f"lesion volume: {volume:.2f} mL (mean total of the submitted reads)")
     inputs = Inputs(
         clinical_features=case.clinical_consistent,
         imaging_findings=imaging,
@@ -117,6 +131,7 @@ def case_inputs(session: Session, case: Case) -> CaseInputs:
         alternative_diagnosis=alternative,
         pcr_lod_copies_per_ml=lod,
         pcr_days_after_onset=days,
+        total_lesion_volume_ml=volume,
     )
     return CaseInputs(case.registry_id, inputs, tuple(notes))
 

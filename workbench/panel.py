@@ -16,6 +16,7 @@ the panel's decision of a case only after submitting their own read of it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
@@ -309,17 +310,32 @@ def check_decision_access(session: Session, actor: Actor | None, case: Case) -> 
     )
 
 
-def engine_now(session: Session, registry_id: str) -> EngineView:
-    """The criteria engine's result for the case as its data stand now."""
+def engine_now(
+    session: Session, registry_id: str, *, alternative_diagnosis: bool | None = None
+) -> EngineView:
+    """The criteria engine's result for the case as its data stand now.
+
+    ``alternative_diagnosis`` overrides the input taken from the decision in force: a
+    proposal is weighed with its own finding of whether another disorder explains the case.
+    """
     case = _case(session, registry_id)
     derived = case_inputs(session, case)
+    inputs = derived.inputs
+    derivation = derived.derivation
+    if alternative_diagnosis is not None:
+        inputs = dataclasses.replace(inputs, alternative_diagnosis=alternative_diagnosis)
+        derivation = (
+            *derivation,
+            "alternative diagnosis: "
+            + ("named in this proposal" if alternative_diagnosis else "none in this proposal"),
+        )
     discordance = latest_discordance(session, registry_id)
     discordant = (
         bool(discordance.get("discordant"))
         if discordance is not None
         else case.status is CaseStatus.DISCORDANT
     )
-    return EngineView(evaluate(derived.inputs), derived.derivation, discordant, discordance)
+    return EngineView(evaluate(inputs), derivation, discordant, discordance)
 
 
 def decisions_of_case(
@@ -376,7 +392,8 @@ def propose_decision(
             reason = check_change_reason(change_reason)
         except ConsensusError as exc:
             raise ValidationError(f"case {registry_id}: {exc}") from None
-    engine = engine_now(session, registry_id)
+    alternative = bool((proposal.alternative_diagnosis or "").strip())
+    engine = engine_now(session, registry_id, alternative_diagnosis=alternative)
     try:
         cleaned = check_proposal(proposal, engine.result.certainty, discordant=engine.discordant)
     except ConsensusError as exc:
