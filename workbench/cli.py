@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway
 from workbench import __version__
 from workbench.config import DB_ENV, USER_ENV, Settings
 from workbench.domain import E, coerce_enum
 from workbench.registry.errors import RegistryError
 
 if TYPE_CHECKING:
+    from workbench.panel import DecisionView
     from workbench.registry.db import Registry
     from workbench.users import Actor
 
@@ -115,6 +117,81 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("registry_id", metavar="ID")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(run=_cmd_case_show)
+    history = case_commands.add_parser(
+        "history", help="the case's audit events (blinded like the data)"
+    )
+    history.add_argument("registry_id", metavar="ID")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(run=_cmd_case_history)
+
+    read = commands.add_parser("read", help="your reads: submit, correct, list (blinded)")
+    read_commands = read.add_subparsers(dest="read_command", metavar="ACTION", required=True)
+    read_submit = read_commands.add_parser(
+        "submit", help="submit your open draft read of a case (its lesions are kept)"
+    )
+    read_submit.add_argument("registry_id", metavar="ID")
+    read_submit.add_argument(
+        "--judgement",
+        required=True,
+        choices=[j.value for j in ImagingJudgement],
+        help="is the imaging consistent with PML",
+    )
+    read_submit.add_argument(
+        "--confidence", type=int, metavar="N", help="1 (very unsure) to 5 (certain)"
+    )
+    read_submit.add_argument("--comment", metavar="TEXT", help="free-text comment")
+    read_submit.set_defaults(run=_cmd_read_submit)
+    read_correct = read_commands.add_parser(
+        "correct", help="open a correction of your submitted read (a new version)"
+    )
+    read_correct.add_argument("read_id", type=int, metavar="READ_ID")
+    read_correct.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    read_correct.set_defaults(run=_cmd_read_correct)
+    read_list = read_commands.add_parser("list", help="the reads of a case you may see")
+    read_list.add_argument("registry_id", metavar="ID")
+    read_list.add_argument("--json", action="store_true", help="print JSON")
+    read_list.set_defaults(run=_cmd_read_list)
+
+    decision = commands.add_parser("decision", help="the panel's decisions: propose, sign, list")
+    decision_commands = decision.add_subparsers(
+        dest="decision_command", metavar="ACTION", required=True
+    )
+    propose = decision_commands.add_parser("propose", help="propose the panel's decision")
+    propose.add_argument("registry_id", metavar="ID")
+    propose.add_argument(
+        "--certainty", required=True, choices=[c.value for c in Certainty], help="AAN 2013"
+    )
+    propose.add_argument(
+        "--pathway", choices=[p.value for p in Pathway], help="needed for a PML category"
+    )
+    propose.add_argument(
+        "--rationale",
+        metavar="TEXT",
+        help="why (required where the decision differs from the engine or reads were discordant)",
+    )
+    propose.add_argument(
+        "--alternative", metavar="TEXT", help="a diagnosis that better explains the findings"
+    )
+    propose.add_argument(
+        "--change-reason", metavar="TEXT", help="why a final decision is changed (required then)"
+    )
+    propose.add_argument(
+        "--replaces", type=int, metavar="ID", help="the pending decision this proposal replaces"
+    )
+    propose.set_defaults(run=_cmd_decision_propose)
+    sign = decision_commands.add_parser(
+        "sign", help="sign a pending decision (asks for your password again)"
+    )
+    sign.add_argument("decision_id", type=int, metavar="DECISION_ID")
+    sign.add_argument("--meaning", metavar="TEXT", help="what your signature means")
+    sign.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    sign.set_defaults(run=_cmd_decision_sign)
+    decision_list = decision_commands.add_parser("list", help="the decisions on a case")
+    decision_list.add_argument("registry_id", metavar="ID")
+    decision_list.add_argument("--json", action="store_true", help="print JSON")
+    decision_list.set_defaults(run=_cmd_decision_list)
 
     labs = commands.add_parser("labs", help="lab results")
     labs_commands = labs.add_subparsers(dest="labs_command", metavar="ACTION", required=True)
@@ -133,7 +210,20 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="coordinator, reader, panel or admin (repeatable)",
     )
+    user_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the user's password (one line) from standard input",
+    )
     user_add.set_defaults(run=_cmd_user_add)
+    passwd = user_commands.add_parser(
+        "passwd", help="set your password (an admin or coordinator may set another user's)"
+    )
+    passwd.add_argument("username", nargs="?", metavar="USERNAME", help="default: yourself")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password (one line) from stdin"
+    )
+    passwd.set_defaults(run=_cmd_user_passwd)
     user_list = user_commands.add_parser("list", help="list users")
     user_list.set_defaults(run=_cmd_user_list)
 
@@ -239,6 +329,14 @@ def _parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain of the audit trail")
     verify.set_defaults(run=_cmd_audit_verify)
+
+    config = commands.add_parser("config", help="the review configuration")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_show = config_commands.add_parser(
+        "show", help="print the review configuration in force and the file it came from"
+    )
+    config_show.add_argument("--json", action="store_true", help="print JSON")
+    config_show.set_defaults(run=_cmd_config_show)
     return parser
 
 
@@ -443,15 +541,70 @@ def _cmd_labs_import(args: argparse.Namespace) -> int:
 
 def _cmd_user_add(args: argparse.Namespace) -> int:
     from adjudication.vocabulary import Role
-    from workbench.users import add_user
+    from workbench.users import add_user, set_password
 
     roles = {_choice(Role, r, "--role") for r in args.role}
+    password = _read_line("password") if args.password_stdin else None
     registry = _open(args)
     actor = _actor(args, registry)
     with registry.write() as session:
         add_user(session, args.username, args.name, {r for r in roles if r}, by=actor)
+        if password is not None:
+            # Through set_password, so the length rule holds and the setting is audited; a
+            # refused password leaves no user behind either (one transaction).
+            set_password(session, actor, args.username, password)
     registry.close()
-    print(f"added user {args.username}")
+    print(f"added user {args.username}" + (" with a password" if password is not None else ""))
+    return EXIT_OK
+
+
+def _read_line(what: str) -> str:
+    """One line of standard input (for ``--password-stdin``), without its line ending."""
+    from workbench.registry.errors import ValidationError
+
+    line = sys.stdin.readline()
+    text = line.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise ValidationError(f"--password-stdin: no {what} on standard input")
+    return text
+
+
+def _ask_password(prompt: str, *, twice: bool) -> str:
+    """A password typed on the terminal (not echoed); asked twice when it is a new one."""
+    import getpass
+
+    from workbench.registry.errors import ValidationError
+
+    first = getpass.getpass(prompt)
+    if twice and getpass.getpass("Type it again: ") != first:
+        raise ValidationError("password: the two entries differ; nothing was changed")
+    return first
+
+
+def _cmd_user_passwd(args: argparse.Namespace) -> int:
+    from adjudication.vocabulary import Role
+    from workbench.registry.errors import NotFoundError
+    from workbench.users import list_users, set_password
+
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        username = (args.username or actor.username).lower()
+        # Refuse before asking for a password (set_password checks all of this again).
+        if username != actor.username:
+            actor.require(Role.ADMIN, Role.COORDINATOR, action=f"set the password of {username!r}")
+        with registry.read() as session:
+            if username not in {u.username for u in list_users(session)}:
+                raise NotFoundError(f"user {username!r} is not known to this registry")
+        if args.password_stdin:
+            password = _read_line("password")
+        else:
+            password = _ask_password(f"New password for {username}: ", twice=True)
+        with registry.write() as session:
+            set_password(session, actor, username, password)
+    finally:
+        registry.close()
+    print(f"password of {username} set")
     return EXIT_OK
 
 
@@ -660,6 +813,431 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"error: audit event {broken.event_id}: {broken.reason}", file=sys.stderr)
         return EXIT_ERROR
     print(f"audit chain intact: {count} event(s)")
+    return EXIT_OK
+
+
+def _when(moment: object) -> str | None:
+    """A stored UTC time as ``2026-11-24 09:14:03 UTC`` (``None`` stays ``None``)."""
+    import datetime as dt
+
+    if not isinstance(moment, dt.datetime):
+        return None
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _iso(moment: object) -> str | None:
+    """A stored UTC time as ISO 8601 with ``Z`` (for JSON)."""
+    import datetime as dt
+
+    if not isinstance(moment, dt.datetime):
+        return None
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def _cmd_read_submit(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from adjudication.lesions import Hemisphere, Location
+    from adjudication.vocabulary import ReadStatus
+    from workbench.reads import (
+        LesionDetails,
+        LesionDraft,
+        all_reads_in,
+        assigned_reader_ids,
+        list_lesions,
+        load_draft_labels,
+        save_draft,
+    )
+    from workbench.registry.errors import NotFoundError, ValidationError
+    from workbench.registry.models import Case, Read, User
+    from workbench.review_config import load_review_config
+    from workbench.review_flow import submit
+
+    config = load_review_config()  # a bad configuration file stops us before any write
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.write() as session:
+            case = session.scalars(select(Case).where(Case.registry_id == args.registry_id)).first()
+            if case is None:
+                raise NotFoundError(f"no case {args.registry_id!r} in this registry")
+            draft = session.scalars(
+                select(Read)
+                .join(User, User.id == Read.reader_id)
+                .where(
+                    Read.case_id == case.id,
+                    User.username == actor.username,
+                    Read.status == ReadStatus.DRAFT,
+                )
+                .order_by(Read.revision.desc(), Read.id.desc())
+            ).first()
+            if draft is None:
+                raise ValidationError(
+                    f"case {args.registry_id}: user {actor.username!r} has no open draft read of "
+                    "it; mark the lesions in the window (or with 'pml-workbench import-mask'), "
+                    "then submit"
+                )
+            # save_draft replaces the whole draft: hand its lesions back as they are stored.
+            lesions = list_lesions(session, draft.id, actor=actor)
+            drafts = [
+                LesionDraft(
+                    series_id,
+                    load_draft_labels(session, draft.id, series_id, actor=actor),
+                    {
+                        x.label: LesionDetails(
+                            Hemisphere(x.hemisphere) if x.hemisphere else None,
+                            Location(x.location) if x.location else None,
+                            x.features,
+                        )
+                        for x in lesions
+                        if x.series_id == series_id
+                    },
+                )
+                for series_id in sorted({x.series_id for x in lesions})
+            ]
+            saved = save_draft(
+                session,
+                actor,
+                draft.id,
+                draft.version,
+                lesions=drafts,
+                judgement=args.judgement,
+                confidence=args.confidence if args.confidence is not None else draft.confidence,
+                comment=args.comment if args.comment is not None else draft.comment,
+                features=dict(draft.features or {}),
+            )
+            read, result = submit(session, actor, saved.id, saved.version, config=config)
+            assigned = assigned_reader_ids(session, case.id)
+            submitted = assigned & set(
+                session.scalars(
+                    select(Read.reader_id).where(
+                        Read.case_id == case.id, Read.status == ReadStatus.SUBMITTED
+                    )
+                )
+            )
+            complete = all_reads_in(session, case.id)
+            status = case.status
+            total = sum(x.volume_ml for x in lesions)
+    finally:
+        registry.close()
+    what = "correction" if read.supersedes_id is not None else "read"
+    print(
+        f"submitted {what} #{read.id} of {args.registry_id} (revision {read.revision}): "
+        f"{args.judgement}, {len(lesions)} lesion(s), {total:.2f} mL"
+    )
+    if result is not None:
+        verdict = (
+            f"discordant ({', '.join(result.fired)})"
+            if result.discordant
+            else "concordant, the case goes to the panel"
+        )
+        print(f"{args.registry_id}: all reads in: {verdict}; status {status.value}")
+    elif complete:
+        print(f"{args.registry_id}: all reads in; status {status.value}")
+    else:
+        print(
+            f"{args.registry_id}: {len(submitted)} of {len(assigned)} assigned read(s) in; "
+            f"status {status.value}"
+        )
+    return EXIT_OK
+
+
+def _cmd_read_correct(args: argparse.Namespace) -> int:
+    from workbench.review_flow import start_correction
+
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.write() as session:
+            draft = start_correction(session, actor, args.read_id, args.reason)
+            draft_id, revision = draft.id, draft.revision
+    finally:
+        registry.close()
+    print(
+        f"correction of read #{args.read_id} opened as draft read #{draft_id} "
+        f"(revision {revision}); read #{args.read_id} stays in force until it is submitted "
+        "('pml-workbench read submit')"
+    )
+    return EXIT_OK
+
+
+def _cmd_read_list(args: argparse.Namespace) -> int:
+    from workbench.review_flow import reads_of_case
+
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.read() as session:
+            views = reads_of_case(session, actor, args.registry_id)
+    finally:
+        registry.close()
+    rows = [
+        {
+            "id": v.id,
+            "reader": v.reader,
+            "revision": v.revision,
+            "status": v.status.value,
+            "submitted_at": _iso(v.submitted_at),
+            "blinded": v.blinded,
+            "judgement": v.judgement,
+            "confidence": v.confidence,
+            "comment": v.comment,
+            "lesions": None if v.blinded else len(v.lesions),
+            "total_ml": None if v.blinded else round(sum(x.volume_ml for x in v.lesions), 3),
+        }
+        for v in views
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print(f"{args.registry_id}: no reads yet")
+    for row in rows:
+        head = f"read #{row['id']}  {row['reader']}  rev {row['revision']}  {row['status']}"
+        if row["blinded"]:
+            print(f"{head}  (blinded until every assigned reader has submitted)")
+            continue
+        confidence = f", confidence {row['confidence']}" if row["confidence"] else ""
+        print(
+            f"{head}  judgement {row['judgement'] or '-'}{confidence}  "
+            f"{row['lesions']} lesion(s), {row['total_ml']:.2f} mL"
+        )
+        if row["comment"]:
+            print(f"    comment: {row['comment']}")
+    return EXIT_OK
+
+
+def _decision_json(view: DecisionView) -> dict[str, object]:
+    return {
+        "id": view.id,
+        "version": view.version,
+        "case": view.registry_id,
+        "state": view.state.value,
+        "certainty": view.certainty.value,
+        "pathway": view.pathway.value if view.pathway else None,
+        "rationale": view.rationale,
+        "alternative_diagnosis": view.alternative_diagnosis,
+        "change_reason": view.change_reason,
+        "supersedes": view.supersedes_id,
+        "engine_version": view.engine_version,
+        "engine_certainty": view.engine_certainty.value if view.engine_certainty else None,
+        "differs_from_engine": view.differs_from_engine,
+        "proposed_by": view.proposed_by,
+        "created_at": _iso(view.created_at),
+        "signatures_required": view.signatures_required,
+        "signatures": [
+            {
+                "username": s.username,
+                "printed_name": s.printed_name,
+                "meaning": s.meaning,
+                "signed_at": _iso(s.signed_at),
+            }
+            for s in view.signatures
+        ],
+        "manifest": [s.manifest() for s in view.signatures],
+    }
+
+
+def _cmd_decision_propose(args: argparse.Namespace) -> int:
+    from adjudication.consensus import Proposal
+    from workbench.panel import DecisionState, decisions_of_case, propose_decision
+    from workbench.registry.errors import ValidationError
+    from workbench.review_config import load_review_config
+
+    config = load_review_config()
+    proposal = Proposal(
+        certainty=Certainty(args.certainty),
+        pathway=Pathway(args.pathway) if args.pathway else None,
+        rationale=args.rationale,
+        alternative_diagnosis=args.alternative,
+    )
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.write() as session:
+            pending = [
+                d.id
+                for d in decisions_of_case(session, actor, args.registry_id, config)
+                if d.state is DecisionState.PENDING
+            ]
+            if pending and args.replaces is None:
+                # Without this, propose_decision would report a concurrent proposal.
+                raise ValidationError(
+                    f"case {args.registry_id}: decision {pending[-1]} is pending signatures; "
+                    f"to replace it, name it with --replaces {pending[-1]} (its signatures stay "
+                    "on record)"
+                )
+            decision = propose_decision(
+                session,
+                actor,
+                args.registry_id,
+                proposal,
+                replaces=args.replaces,
+                change_reason=args.change_reason,
+            )
+            engine = (decision.engine_result or {}).get("certainty")
+            decision_id, ruleset = decision.id, decision.engine_version
+            change = decision.change_reason is not None
+    finally:
+        registry.close()
+    pathway = f" ({args.pathway} pathway)" if args.pathway else ""
+    print(
+        f"{'change ' if change else ''}proposed decision #{decision_id} for {args.registry_id}: "
+        f"{args.certainty}{pathway}; criteria engine {ruleset}: {engine}"
+    )
+    print(
+        f"it is final once {config.signatures_required} panel member(s) sign it: "
+        f"pml-workbench decision sign {decision_id}"
+    )
+    return EXIT_OK
+
+
+def _cmd_decision_sign(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from workbench.panel import sign
+    from workbench.registry.errors import NotFoundError
+    from workbench.registry.models import Adjudication, Case, User
+    from workbench.review_config import load_review_config
+
+    config = load_review_config()
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.read() as session:  # say which decision before asking for a password
+            registry_id = session.scalar(
+                select(Case.registry_id)
+                .join(Adjudication, Adjudication.case_id == Case.id)
+                .where(Adjudication.id == args.decision_id)
+            )
+        if registry_id is None:
+            raise NotFoundError(f"no decision {args.decision_id} in this registry")
+        if args.password_stdin:
+            password = _read_line("password")
+        else:
+            password = _ask_password(
+                f"Password of {actor.username} to sign decision {args.decision_id} "
+                f"of {registry_id}: ",
+                twice=False,
+            )
+        # A wrong password is refused and, in a transaction of its own, audited.
+        sign(registry, actor, args.decision_id, password, meaning=args.meaning, config=config)
+        with registry.read() as session:
+            decision = session.get(Adjudication, args.decision_id)
+            assert decision is not None
+            user_id = session.scalar(select(User.id).where(User.username == actor.username))
+            signed = next(s for s in decision.signatures if s.user_id == user_id)
+            printed, meaning = signed.printed_name, signed.meaning
+            count, final = len(decision.signatures), decision.is_final
+    finally:
+        registry.close()
+    print(
+        f"signed decision #{args.decision_id} of {registry_id}: {printed} — {meaning} "
+        f"({count} of {config.signatures_required} signature(s))"
+    )
+    if final:
+        print(f"decision #{args.decision_id} is final; case {registry_id} is final")
+    return EXIT_OK
+
+
+def _cmd_decision_list(args: argparse.Namespace) -> int:
+    from workbench.panel import decisions_of_case
+    from workbench.review_config import load_review_config
+
+    config = load_review_config()
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.read() as session:
+            views = decisions_of_case(session, actor, args.registry_id, config)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps([_decision_json(v) for v in views], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not views:
+        print(f"{args.registry_id}: no panel decision yet")
+    for v in views:
+        pathway = f", {v.pathway.value} pathway" if v.pathway else ""
+        print(f"decision #{v.id}  {v.state.value}  {v.certainty.value}{pathway}")
+        print(f"    proposed by {v.proposed_by} at {_when(v.created_at)}")
+        engine = v.engine_certainty.value if v.engine_certainty else "not recorded"
+        differs = " (the panel decided otherwise)" if v.differs_from_engine else ""
+        print(f"    criteria engine {v.engine_version} at the time: {engine}{differs}")
+        for label, text in (
+            ("rationale", v.rationale),
+            ("alternative diagnosis", v.alternative_diagnosis),
+            ("change reason", v.change_reason),
+        ):
+            if text:
+                print(f"    {label}: {text}")
+        if v.supersedes_id is not None:
+            print(f"    replaces decision #{v.supersedes_id}")
+        print(f"    signatures ({len(v.signatures)} of {v.signatures_required}):")
+        for signature in v.signatures:
+            print(f"      {signature.manifest()}")
+    return EXIT_OK
+
+
+def _cmd_case_history(args: argparse.Namespace) -> int:
+    from workbench.panel import case_history
+
+    registry = _open(args)
+    try:
+        actor = _actor(args, registry)
+        with registry.read() as session:
+            events = case_history(session, actor, args.registry_id)
+    finally:
+        registry.close()
+    if args.json:
+        rows = [
+            {
+                "id": e.id,
+                "occurred_at": _iso(e.occurred_at),
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action,
+                "entity": e.entity,
+                "reason": e.reason,
+                "before": e.before,
+                "after": e.after,
+            }
+            for e in events
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for e in events:
+        line = f"{_when(e.occurred_at)}  {e.actor} ({e.role or '-'})  {e.action}  {e.entity}"
+        if e.reason:
+            line += f"  reason: {e.reason}"
+        if e.before is not None or e.after is not None:
+            before = json.dumps(e.before, ensure_ascii=False) if e.before is not None else "-"
+            after = json.dumps(e.after, ensure_ascii=False) if e.after is not None else "-"
+            line += f"  {before} → {after}"
+        print(line)
+    print(f"{len(events)} event(s)")
+    return EXIT_OK
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from workbench.review_config import REVIEW_CONFIG_ENV, config_path, load_review_config
+
+    config = load_review_config()
+    data = config.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if config.source is None:
+        print(
+            f"review configuration: built-in defaults (no file at {config_path()}; "
+            f"set ${REVIEW_CONFIG_ENV} to name another)"
+        )
+    else:
+        print(f"review configuration: {config.source}")
+    for section in ("discordance", "signatures"):
+        print(f"[{section}]")
+        for key, value in data[section].items():
+            print(f"{key} = {json.dumps(value, ensure_ascii=False)}")
     return EXIT_OK
 
 

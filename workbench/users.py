@@ -18,6 +18,9 @@ from workbench.registry.errors import NotFoundError, PermissionDeniedError, Vali
 from workbench.registry.models import User, UserRole
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
+MIN_PASSWORD_LENGTH = 8
+"""Shortest password :func:`set_password` accepts (characters)."""
+MAX_PASSWORD_LENGTH = 1024
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -111,6 +114,46 @@ def add_user(
         entity_type="user",
         entity_id=username,
         after={"display_name": display_name, "roles": sorted(r.value for r in roles)},
+    )
+    return user
+
+
+def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
+    """Set the password of ``username``, stored only as its salted scrypt hash.
+
+    Anyone may set their own password; an administrator or coordinator may set another
+    user's. Refused (:class:`ValidationError`) when it is shorter than
+    :data:`MIN_PASSWORD_LENGTH` characters, longer than :data:`MAX_PASSWORD_LENGTH`, or only
+    spaces. Audited as ``user.password_set``, which records that it was set or changed and by
+    whom, never the password or its hash.
+    """
+    if username != actor.username:
+        actor.require(Role.ADMIN, Role.COORDINATOR, action=f"set the password of {username!r}")
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"user {username!r} is not known to this registry")
+    if not password.strip():
+        raise ValidationError(f"password of {username!r}: it is empty; nothing was changed")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password of {username!r}: shorter than {MIN_PASSWORD_LENGTH} characters; choose "
+            "a longer one (nothing was changed)"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password of {username!r}: longer than {MAX_PASSWORD_LENGTH} characters"
+        )
+    had_one = bool(user.password_hash)
+    user.password_hash = hash_password(password)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="user.password_set",
+        entity_type="user",
+        entity_id=username,
+        after={"password": "changed" if had_one else "set"},
     )
     return user
 

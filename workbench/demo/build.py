@@ -6,9 +6,19 @@ sequence as a de-identified DICOM series under ``<data dir>/demo/images``; the s
 through the same import as a site's data (de-identification gate, loader, voxel cache).
 Nothing is downloaded and no real person is involved.
 
+The review is real too: each case's :class:`~workbench.demo.catalogue.DemoReview` is carried
+out through the data layer a user's clicks go through: the coordinator marks the case ready
+and assigns readers and panel (:func:`workbench.review_flow.assign`); readers save drafts with
+lesion masks (:func:`workbench.reads.save_draft`) drawn from the phantom's own lesion label map
+on the FLAIR grid of the latest timepoint (one reader's outline a voxel wider or narrower, for
+realism) and submit them (:func:`workbench.review_flow.submit`, which assesses discordance);
+panel members propose and sign decisions with their passwords (:mod:`workbench.panel`). So the
+demo holds cases at every stage, each with a true audit trail, and the build checks that every
+case ends at the status the catalogue promises.
+
 Building is idempotent: when the registry already holds this version of the demo and its
 image files are in place, nothing is done. Otherwise the demo cases are removed (audited) and
-built again. Each case is written in its own transaction.
+built again. Each case is written in a few transactions (case, imports, review).
 """
 
 from __future__ import annotations
@@ -20,24 +30,43 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from adjudication.vocabulary import Role
+from adjudication.consensus import Proposal
+from adjudication.lesions import ContrastEnhancement, DwiPattern, Hemisphere, Location
+from adjudication.vocabulary import Role, TriState
 from workbench.cases import NewCase, NewExposure, NewFeature, create_case, update_case
 from workbench.config import data_dir, demo_dir
 from workbench.demo import phantom
-from workbench.demo.catalogue import DEMO_CASES, DemoCase
+from workbench.demo.catalogue import DEMO_CASES, DemoCase, DemoLab, DemoLesion, DemoRead, Outline
 from workbench.demo.dicom_series import new_uid, write_series
-from workbench.domain import CaseStatus
+from workbench.domain import CaseStatus, SequenceClass
 from workbench.importer import ParserSandbox, import_path
 from workbench.labs import LabEntry, add_lab_result
+from workbench.panel import propose_decision, sign_decision
+from workbench.reads import LesionDetails, LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry import audit
 from workbench.registry.db import Registry
-from workbench.registry.models import Case, ReaderAssignment, User
+from workbench.registry.models import (
+    Adjudication,
+    Case,
+    ImagingStudy,
+    Lesion,
+    Read,
+    ReaderAssignment,
+    Series,
+    Signature,
+    User,
+)
+from workbench.review_config import ReviewConfig
+from workbench.review_flow import assign, submit
+from workbench.studies import series_affine
 from workbench.users import Actor, add_user, default_username, resolve_actor
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 """Bump when the catalogue or the phantom changes, so existing demos are rebuilt."""
 DEMO_PREFIX = "PML-DEMO-"
 DEMO_PASSWORD = "demo"
@@ -51,13 +80,10 @@ DEMO_USERS: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("panel.eriksen", "Dr Nils Eriksen", frozenset({Role.PANEL})),
 )
 
-_READ_STAGES = {
-    CaseStatus.IN_READING,
-    CaseStatus.DISCORDANT,
-    CaseStatus.IN_ADJUDICATION,
-    CaseStatus.FINAL,
-}
-_PANEL_STAGES = {CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION, CaseStatus.FINAL}
+DEMO_REVIEW_CONFIG = ReviewConfig()
+"""The demo is reviewed with the built-in configuration (two signatures, default discordance
+thresholds), whatever ``review.toml`` says, so that its cases always end at the stages the
+catalogue promises."""
 
 
 class DemoCancelled(Exception):  # noqa: N818 (a request, not an error)
@@ -75,16 +101,31 @@ class DemoReport:
     seconds: float
 
     def summary(self) -> str:
-        """One paragraph for the terminal."""
+        """A paragraph for the terminal, then the review stage of every case."""
         if self.up_to_date:
             cases = len(DEMO_CASES)
-            return f"Demo registry is up to date ({cases} cases, images in {self.images_dir})."
+            return (
+                f"Demo registry is up to date ({cases} cases, images in {self.images_dir}).\n"
+                + stages_summary()
+            )
         return (
             f"Built the demo registry: {len(self.built)} cases with synthetic MRI (a brain "
             f"phantom, no real person) in {self.images_dir}, in {self.seconds:.1f} s. "
             f"You are '{self.username}' (administrator, coordinator); demo readers and panel "
-            f"members have the password '{DEMO_PASSWORD}'."
+            f"members have the password '{DEMO_PASSWORD}'.\n" + stages_summary()
         )
+
+
+def stages_summary() -> str:
+    """Which demo case is at which review stage, one line each, and whom to act as."""
+    width = max(len(c.status.label) for c in DEMO_CASES)
+    lines = [f"  {c.registry_id}  {c.status.label:<{width}}  {c.review.stage}" for c in DEMO_CASES]
+    users = ", ".join(name for name, _, _ in DEMO_USERS)
+    return (
+        "Cases by review stage:\n"
+        + "\n".join(lines)
+        + f"\nSee a case as a reader or panel member with --user ({users})."
+    )
 
 
 def build_demo(
@@ -167,6 +208,14 @@ def _remove_demo(registry: Registry, actor: Actor, images: Path) -> None:
                 entity_id=case.registry_id,
                 reason="demo registry refreshed",
             )
+            # Lesions point at series (no cascade), decisions and reads at each other: remove
+            # them before the case's own cascade removes its studies and series.
+            reads = select(Read.id).where(Read.case_id == case.id)
+            decisions = select(Adjudication.id).where(Adjudication.case_id == case.id)
+            session.execute(delete(Lesion).where(Lesion.read_id.in_(reads)))
+            session.execute(delete(Read).where(Read.case_id == case.id))
+            session.execute(delete(Signature).where(Signature.adjudication_id.in_(decisions)))
+            session.execute(delete(Adjudication).where(Adjudication.case_id == case.id))
             session.execute(delete(ReaderAssignment).where(ReaderAssignment.case_id == case.id))
             session.delete(case)
     if images.exists():
@@ -182,35 +231,185 @@ def _build_case(
     cache_root: Path,
     sandbox: ParserSandbox,
 ) -> None:
-    """Write the case's synthetic DICOM, then enter it the way a coordinator would."""
-    days = _write_images(demo, folder)
+    """Write the case's synthetic DICOM, enter it the way a coordinator would, review it."""
+    images = _write_images(demo, folder)
     with registry.write() as session:
-        case = create_case(session, actor, _new_case(demo))
+        create_case(session, actor, _new_case(demo))
         for lab in demo.labs:
-            add_lab_result(
-                session,
-                actor,
-                LabEntry(
-                    demo.registry_id, lab.test, lab.day, lab.result, lab.value, lab.unit,
-                    lab.assay, lab.lod, lab.loq,
-                ),
-            )  # fmt: skip
-        _assign(session, actor, case, demo.status)
-    for day, day_folder in days:
+            add_lab_result(session, actor, _lab_entry(demo, lab))
+    for day, day_folder in images.days:
         import_path(
             registry, actor, day_folder, demo.registry_id, day=day, cache_root=cache_root,
             sandbox=sandbox,
         )  # fmt: skip
-    if demo.status != CaseStatus.INCOMPLETE:
-        with registry.write() as session:
+    if demo.status is not CaseStatus.INCOMPLETE:
+        with registry.write() as session:  # the coordinator finds the case complete
             version = session.scalars(
                 select(Case.version).where(Case.registry_id == demo.registry_id)
             ).one()
-            update_case(session, actor, demo.registry_id, version, {"status": demo.status.value})
+            update_case(session, actor, demo.registry_id, version, {"status": "ready"})
+        with registry.write() as session:
+            _review(session, actor, demo, images)
+    with registry.read() as session:
+        status = session.scalars(
+            select(Case.status).where(Case.registry_id == demo.registry_id)
+        ).one()
+    if status is not demo.status:
+        raise RuntimeError(
+            f"demo case {demo.registry_id}: its review ended {status.label}, but the catalogue "
+            f"says {demo.status.label}; the catalogue and the review flow disagree"
+        )
 
 
-def _write_images(demo: DemoCase, folder: Path) -> list[tuple[int, Path]]:
-    """Every timepoint of the case as DICOM series; returns (day, folder) pairs."""
+def _lab_entry(demo: DemoCase, lab: DemoLab) -> LabEntry:
+    return LabEntry(
+        demo.registry_id, lab.test, lab.day, lab.result, lab.value, lab.unit, lab.assay,
+        lab.lod, lab.loq,
+    )  # fmt: skip
+
+
+def _review(session: Session, coordinator: Actor, demo: DemoCase, images: _Images) -> None:
+    """Carry out the case's review through the review flow: assign, read, decide, sign."""
+    review, registry_id = demo.review, demo.registry_id
+    readers = [read.reader for read in review.reads]
+    if readers:
+        assign(session, coordinator, registry_id, readers, Role.READER)
+    if review.panel:
+        assign(session, coordinator, registry_id, list(review.panel), Role.PANEL)
+    if not review.reads:
+        return
+    flair = _latest_flair(session, demo)
+    if not np.allclose(series_affine(flair), images.affine, atol=1e-3):
+        raise RuntimeError(
+            f"demo case {registry_id}: the imported FLAIR series #{flair.id} does not lie where "
+            "the phantom was written; its lesion masks would be misplaced"
+        )
+    fired: set[str] = set()
+    for spec in review.reads:
+        reader = resolve_actor(session, spec.reader)
+        read = start_or_resume_draft(session, reader, registry_id)
+        read = save_draft(
+            session,
+            reader,
+            read.id,
+            read.version,
+            lesions=[_lesion_draft(flair.id, images.truth, demo, spec)],
+            judgement=spec.judgement,
+            confidence=spec.confidence,
+            comment=spec.comment,
+        )
+        if spec.submitted:
+            read, result = submit(session, reader, read.id, read.version, config=DEMO_REVIEW_CONFIG)
+            if result is not None:
+                fired.update(result.fired)
+    missing = sorted(set(review.discordance) - fired)
+    if missing:
+        raise RuntimeError(
+            f"demo case {registry_id}: the discordance rule(s) {', '.join(missing)} did not "
+            f"fire (fired: {', '.join(sorted(fired)) or 'none'})"
+        )
+    for decision in review.decisions:
+        for lab in decision.labs_before:
+            add_lab_result(session, coordinator, _lab_entry(demo, lab))
+        member = resolve_actor(session, decision.proposed_by)
+        proposal = Proposal(decision.certainty, decision.pathway, decision.rationale)
+        adjudication = propose_decision(
+            session, member, registry_id, proposal, change_reason=decision.change_reason
+        )
+        for signer in decision.signers:
+            sign_decision(
+                session,
+                resolve_actor(session, signer),
+                adjudication.id,
+                DEMO_PASSWORD,
+                config=DEMO_REVIEW_CONFIG,
+            )
+
+
+def _latest_flair(session: Session, demo: DemoCase) -> Series:
+    """The FLAIR series of the case's latest timepoint: the grid the demo readers draw on."""
+    return session.scalars(
+        select(Series)
+        .join(ImagingStudy, ImagingStudy.id == Series.study_id)
+        .join(Case, Case.id == ImagingStudy.case_id)
+        .where(
+            Case.registry_id == demo.registry_id,
+            ImagingStudy.day == max(demo.days),
+            Series.sequence_class == SequenceClass.FLAIR,
+        )
+    ).one()
+
+
+def _shifted_in_plane(mask: npt.NDArray[np.bool_], grow: bool) -> npt.NDArray[np.bool_]:
+    """``mask`` (indexed i, j, k) dilated (``grow``) or eroded by one voxel within each slice."""
+    source = mask if grow else ~mask
+    out = source.copy()
+    out[1:, :] |= source[:-1, :]
+    out[:-1, :] |= source[1:, :]
+    out[:, 1:] |= source[:, :-1]
+    out[:, :-1] |= source[:, 1:]
+    return out if grow else ~out
+
+
+def _lesion_draft(
+    series_id: int, truth: npt.NDArray[np.int16], demo: DemoCase, spec: DemoRead
+) -> LesionDraft:
+    """What the reader marked: the phantom's lesions on the series' (i, j, k) grid, outlined
+    as :attr:`DemoRead.outline` says, without the lesions the reader missed."""
+    lesions = np.asarray(truth).transpose(2, 1, 0)  # phantom (k, j, i) -> series (i, j, k)
+    labels = np.zeros(lesions.shape, dtype=np.uint8)
+    details: dict[int, LesionDetails] = {}
+    for number, lesion in enumerate(demo.lesions, start=1):
+        if number in spec.missed:
+            continue
+        mask = lesions == number
+        if spec.outline is not Outline.EXACT:
+            mask = _shifted_in_plane(mask, grow=spec.outline is Outline.GENEROUS)
+        mask &= labels == 0
+        if not mask.any():
+            continue
+        labels[mask] = number
+        if spec.submitted:  # a draft's lesions are not described yet
+            details[number] = _described(lesion, demo)
+    return LesionDraft(series_id, labels, details)
+
+
+def _described(lesion: DemoLesion, demo: DemoCase) -> LesionDetails:
+    """How a demo reader describes a phantom lesion (side, lobe, PML features)."""
+    below = lesion.lobe == phantom.Lobe.INFRATENTORIAL
+    enhancement = ContrastEnhancement.NOT_ASSESSED
+    if SequenceClass.T1_GD in demo.sequences:
+        enhancement = ContrastEnhancement.RIM if lesion.enhancing else ContrastEnhancement.NONE
+    features = {
+        "u_fibres": TriState.NOT_ASSESSED if below else TriState.PRESENT,
+        "cortical_grey_matter": TriState.ABSENT,
+        "t1_hypointensity": TriState.PRESENT,
+        "dwi_pattern": DwiPattern.RIM,
+        "contrast_enhancement": enhancement,
+        "mass_effect": TriState.ABSENT,
+        "milky_way": TriState.PRESENT if lesion.satellites else TriState.ABSENT,
+    }
+    return LesionDetails(
+        hemisphere=Hemisphere(lesion.hemisphere),
+        location=None if below else Location(lesion.lobe),
+        features={name: value.value for name, value in features.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Images:
+    """What :func:`_write_images` wrote, and the ground truth the demo readers draw from."""
+
+    days: list[tuple[int, Path]]
+    """(day, folder) of each timepoint."""
+    truth: npt.NDArray[np.int16]
+    """The phantom's lesion labels at the latest timepoint, (k, j, i) = (z, y, x)."""
+    affine: npt.NDArray[np.float64]
+    """Voxel (i, j, k) to LPS mm of every written series."""
+
+
+def _write_images(demo: DemoCase, folder: Path) -> _Images:
+    """Every timepoint of the case as DICOM series."""
     anatomy = phantom.make_anatomy(seed=demo.seed)
     lesions = [
         phantom.place_lesion(
@@ -229,8 +428,11 @@ def _write_images(demo: DemoCase, folder: Path) -> list[tuple[int, Path]]:
     spacing = (spacing_zyx[1], spacing_zyx[2], spacing_zyx[0])
     frame_uid = new_uid(demo.registry_id, "frame")
     written: list[tuple[int, Path]] = []
+    truth = np.zeros(anatomy.shape, np.int16)
     for day in demo.days:
         maps = phantom.render_lesions(anatomy, [phantom.grown(x, day) for x in lesions])
+        if day == max(demo.days):
+            truth = maps.labels
         study_uid = new_uid(demo.registry_id, str(day), "study")
         day_folder = folder / f"day{day:+04d}"
         for number, sequence in enumerate(demo.sequences, start=1):
@@ -250,7 +452,7 @@ def _write_images(demo: DemoCase, folder: Path) -> list[tuple[int, Path]]:
                 patient_sex={"female": "F", "male": "M"}.get(demo.sex.value, ""),
             )
         written.append((day, day_folder))
-    return written
+    return _Images(written, truth, anatomy.affine_lps)
 
 
 def _new_case(demo: DemoCase) -> NewCase:
@@ -268,24 +470,3 @@ def _new_case(demo: DemoCase) -> NewCase:
             NewFeature(name, status, day) for name, status, day in demo.features
         ),
     )
-
-
-def _assign(session: Session, actor: Actor, case: Case, status: CaseStatus) -> None:
-    users = {u.username: u for u in session.scalars(select(User))}
-    wanted: list[tuple[str, Role]] = []
-    if status in _READ_STAGES:
-        readers = ("rad.ahmed", "rad.berg") if case.id % 2 else ("rad.berg", "rad.costa")
-        wanted += [(name, Role.READER) for name in readers]
-    if status in _PANEL_STAGES:
-        wanted += [("panel.dubois", Role.PANEL), ("panel.eriksen", Role.PANEL)]
-    for name, role in wanted:
-        session.add(ReaderAssignment(case_id=case.id, user_id=users[name].id, role=role))
-        audit.record(
-            session,
-            actor=actor.username,
-            role=actor.main_role,
-            action="case.assign",
-            entity_type="case",
-            entity_id=case.registry_id,
-            after={"user": name, "role": role.value},
-        )
