@@ -43,6 +43,10 @@ class Proposal:
     alternative_diagnosis: str | None = None
 
 
+def _label(value: Certainty | Pathway) -> str:
+    return value.value.replace("_", " ")
+
+
 def rationale_needed(
     proposal: Proposal, engine_certainty: Certainty, *, discordant: bool
 ) -> str | None:
@@ -50,8 +54,8 @@ def rationale_needed(
     reasons = []
     if proposal.certainty != engine_certainty:
         reasons.append(
-            f"the decision ({proposal.certainty.value}) differs from the criteria engine "
-            f"({engine_certainty.value})"
+            f"the decision ({_label(proposal.certainty)}) differs from the criteria engine "
+            f"({_label(engine_certainty)})"
         )
     if discordant:
         reasons.append("the reads were discordant")
@@ -77,18 +81,18 @@ def check_proposal(
     pml = proposal.certainty in (Certainty.DEFINITE, Certainty.PROBABLE, Certainty.POSSIBLE)
     if pml and proposal.pathway is None:
         raise ConsensusError(
-            f"pathway: a {proposal.certainty.value} PML decision names its pathway "
+            f"pathway: a {_label(proposal.certainty)} PML decision names its pathway "
             "(clinical or histopathologic)"
         )
     if not pml and proposal.pathway is not None:
         raise ConsensusError(
-            f"pathway: a {proposal.certainty.value} decision has no pathway "
-            f"(got {proposal.pathway.value})"
+            f"pathway: a {_label(proposal.certainty)} decision has no pathway "
+            f"(got {_label(proposal.pathway)})"
         )
     if alternative and proposal.certainty is not Certainty.NOT_PML:
         raise ConsensusError(
             "alternative diagnosis: a diagnosis that better explains the findings makes the "
-            f"case not PML, not {proposal.certainty.value}"
+            f"case not PML, not {_label(proposal.certainty)}"
         )
     cleaned = Proposal(proposal.certainty, proposal.pathway, rationale, alternative)
     why = rationale_needed(cleaned, engine_certainty, discordant=discordant)

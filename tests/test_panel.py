@@ -35,7 +35,7 @@ from workbench.registry.db import Registry
 from workbench.registry.errors import ConflictError, PermissionDeniedError, ValidationError
 from workbench.registry.models import Adjudication, Case, Read
 from workbench.review_config import ReviewConfig
-from workbench.review_flow import assign, start_correction, submit
+from workbench.review_flow import assign, reads_of_case, start_correction, submit
 from workbench.users import Actor, add_user, resolve_actor
 
 CONFIG = ReviewConfig(
@@ -214,6 +214,10 @@ def test_only_the_cases_panel_decides_and_only_once_every_read_is_in(panel: Pane
         outsider_panel = resolve_actor(session, "panel3")
     with pytest.raises(PermissionDeniedError, match="not on the panel"):
         _propose(p, outsider_panel, PROBABLE)
+    with p.registry.read() as session, pytest.raises(PermissionDeniedError, match="may not"):
+        reads_of_case(session, outsider_panel, CASE)  # another case's panel sees no reads
+    with p.registry.read() as session:
+        assert len(reads_of_case(session, p.panel1, CASE)) == 2
     with pytest.raises(PermissionDeniedError, match="needs the panel role"):
         _propose(p, p.s.reader, PROBABLE)
     decision_id = _propose(p, p.panel1, PROBABLE)

@@ -39,7 +39,7 @@ from adjudication.criteria_io import result_json
 from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role
 from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
-from workbench.reads import all_reads_in, assigned_reader_ids
+from workbench.reads import all_reads_in, assigned_panel_ids, assigned_reader_ids
 from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.errors import (
@@ -53,7 +53,6 @@ from workbench.registry.models import (
     AuditEvent,
     Case,
     Read,
-    ReaderAssignment,
     Signature,
     User,
 )
@@ -149,20 +148,10 @@ def _user(session: Session, actor: Actor) -> User:
     return user
 
 
-def _panel_ids(session: Session, case_id: int) -> set[int]:
-    return set(
-        session.scalars(
-            select(ReaderAssignment.user_id).where(
-                ReaderAssignment.case_id == case_id, ReaderAssignment.role == Role.PANEL
-            )
-        )
-    )
-
-
 def _require_panel_member(session: Session, actor: Actor, case: Case, action: str) -> User:
     actor.require(Role.PANEL, action=action)
     user = _user(session, actor)
-    if user.id not in _panel_ids(session, case.id):
+    if user.id not in assigned_panel_ids(session, case.id):
         raise PermissionDeniedError(
             f"user {actor.username!r} may not {action}: they are not on the panel of case "
             f"{case.registry_id} (a coordinator assigns the panel)"
@@ -291,7 +280,7 @@ def check_decision_access(session: Session, actor: Actor | None, case: Case) -> 
     if actor is None or actor.roles.intersection(_STATUS_ROLES):
         return
     user = _user(session, actor)
-    if Role.PANEL in actor.roles and user.id in _panel_ids(session, case.id):
+    if Role.PANEL in actor.roles and user.id in assigned_panel_ids(session, case.id):
         return
     if Role.READER in actor.roles and user.id in assigned_reader_ids(session, case.id):
         submitted = session.scalar(
@@ -429,7 +418,8 @@ def propose_decision(
         entity_id=decision.id,
         before=_snapshot(supersedes) if supersedes else None,
         after={"case": registry_id, **_snapshot(decision)},
-        reason=reason or rationale_needed(cleaned, engine.result.certainty, discordant=False),
+        reason=reason
+        or rationale_needed(cleaned, engine.result.certainty, discordant=engine.discordant),
     )
     return decision
 

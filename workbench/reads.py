@@ -178,6 +178,17 @@ def assigned_reader_ids(session: Session, case_id: int) -> set[int]:
     )
 
 
+def assigned_panel_ids(session: Session, case_id: int) -> set[int]:
+    """User ids of the panel members assigned to case ``case_id``."""
+    return set(
+        session.scalars(
+            select(ReaderAssignment.user_id).where(
+                ReaderAssignment.case_id == case_id, ReaderAssignment.role == Role.PANEL
+            )
+        )
+    )
+
+
 def _submitted_reader_ids(session: Session, case_id: int) -> set[int]:
     return set(
         session.scalars(
@@ -205,7 +216,8 @@ def check_read_access(session: Session, actor: Actor | None, read: Read) -> bool
     - Anyone sees their own read.
     - A reader assigned to the case sees another reader's *submitted* read once they have
       submitted their own read of the case; a reader not assigned to the case sees nothing.
-    - A panel member sees submitted reads once every assigned reader has submitted.
+    - A panel member of the case sees its submitted reads once every assigned reader has
+      submitted; a panel member not on the case's panel sees nothing.
     - A coordinator or administrator sees the status of every read, and the submitted reads
       in full once every assigned reader has submitted.
     """
@@ -223,7 +235,12 @@ def check_read_access(session: Session, actor: Actor | None, read: Read) -> bool
     ):
         return True
     complete = all_reads_in(session, read.case_id)
-    if Role.PANEL in actor.roles and complete and submitted:
+    if (
+        Role.PANEL in actor.roles
+        and complete
+        and submitted
+        and user_id in assigned_panel_ids(session, read.case_id)
+    ):
         return True
     if actor.roles.intersection(_STATUS_ROLES):
         return complete and submitted
