@@ -28,36 +28,55 @@ has one. Labels are unique within a read, so a carried lesion gets a new label a
 the lesion it came from as its track (``features["track"]``); the "Δ volume" column compares
 a lesion with the lesion of the same track on the same sequence at the nearest other
 timepoint of the draft (earlier → later).
+
+Submitting: "Submit read…" (panel button and Review menu) opens a
+:class:`~workbench.ui.read_form.SubmitReadDialog`; its OK saves the draft with the reader's
+judgement, confidence and comment and the current label maps, then submits it through
+:func:`workbench.review_flow.submit`, in one transaction (refused: nothing written, the dialog
+stays open, the labels stay here). The read's judgement, confidence, comment and read-level
+features are kept here and handed to every autosave, which saves a whole snapshot. A
+submitted read is shown read-only (no tools, the lesions still drawn and listed) with
+"Correct read…", which asks for a reason (:class:`~workbench.ui.read_form.CorrectReadDialog`),
+opens the correction draft (:func:`workbench.review_flow.start_correction`) and resumes
+annotating on it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor
+from PyQt6.QtGui import QAction, QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMenu,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from adjudication.lesions import Hemisphere, Location
-from adjudication.vocabulary import Role
-from viewers.image import LabelLayer
+from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
+from viewers.image import LabelLayer, default_color
 from viewers.labels_edit import LabelEditor, VoxelBox
 from viewers.measure import LabelStats, label_stats
 from viewers.qt.qt_label_toolbar import QtLabelToolbar
+from workbench import review_flow
+from workbench.domain import CaseStatus
 from workbench.lesions.longitudinal import (
     TRACK_KEY,
     carry_labels,
@@ -69,19 +88,29 @@ from workbench.lesions.longitudinal import (
 )
 from workbench.lesions.measure import hemisphere_of
 from workbench.reads import (
+    MAX_COMMENT_LENGTH,
     LesionDetails,
     LesionDraft,
+    assigned_reader_ids,
     list_lesions,
     load_draft_labels,
     save_draft,
     start_or_resume_draft,
 )
 from workbench.registry.db import Registry
-from workbench.registry.errors import ConflictError, RegistryError
+from workbench.registry.errors import ConflictError, RegistryError, ValidationError
+from workbench.registry.models import Case, Read, User
 from workbench.ui.dialogs import user_message
 from workbench.ui.lesion_details import LesionDetailsForm, pretty
+from workbench.ui.read_form import (
+    CorrectReadDialog,
+    ReadChoices,
+    SubmitReadDialog,
+    SubmitSummary,
+    outcome_text,
+)
 from workbench.ui.review import ReviewWorkspace
-from workbench.ui.theme import ERROR, MUTED
+from workbench.ui.theme import ACCENT, ERROR, MUTED
 from workbench.users import Actor
 
 AUTOSAVE_MS = 5000
@@ -259,6 +288,19 @@ class AnnotationPanel(QWidget):
         self.status_label.setObjectName("draftStatus")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.submit_button = QPushButton("Submit read…")
+        self.submit_button.setObjectName("submitRead")
+        self.submit_button.setStyleSheet(
+            f"QPushButton:enabled {{ background: {ACCENT}; color: #0b0d10; font-weight: 600; "
+            "padding: 4px 12px; }"
+        )
+        self.correct_button = QPushButton("Correct read…")
+        self.correct_button.setObjectName("correctRead")
+        self.correct_button.hide()
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        buttons.addWidget(self.correct_button)
+        buttons.addWidget(self.submit_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 6, 4, 6)
         layout.addWidget(self.title_label)
@@ -266,12 +308,38 @@ class AnnotationPanel(QWidget):
         layout.addWidget(self.carry_button)
         layout.addWidget(self.details_form)
         layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
         self.setMinimumWidth(360)
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         """Show the save status (an error in red)."""
         self.status_label.setText(text)
         self.status_label.setStyleSheet(f"color: {ERROR};" if error else f"color: {MUTED};")
+
+
+def _own_reads(session: Session, actor: Actor, registry_id: str) -> list[Read]:
+    """The actor's reads of case ``registry_id``, newest revision first."""
+    return list(
+        session.scalars(
+            select(Read)
+            .join(Case, Case.id == Read.case_id)
+            .join(User, User.id == Read.reader_id)
+            .where(Case.registry_id == registry_id, User.username == actor.username)
+            .order_by(Read.revision.desc(), Read.id.desc())
+        )
+    )
+
+
+def _outstanding(session: Session, case_id: int) -> int:
+    """How many assigned readers of the case have no submitted read."""
+    submitted = set(
+        session.scalars(
+            select(Read.reader_id).where(
+                Read.case_id == case_id, Read.status == ReadStatus.SUBMITTED
+            )
+        )
+    )
+    return len(assigned_reader_ids(session, case_id) - submitted)
 
 
 def _stored_details(
@@ -307,6 +375,10 @@ class Annotator(QObject):
 
     saved = pyqtSignal(int)
     """``(read version)``: the draft was saved."""
+    submitted = pyqtSignal(str, str)
+    """``(registry id, what happened to the case)``: the read was submitted."""
+    correction_started = pyqtSignal(str)
+    """``(registry id)``: a correction draft was opened and annotation resumed on it."""
 
     def __init__(
         self,
@@ -334,6 +406,22 @@ class Annotator(QObject):
         """The reader's details of the edited series' lesions, by label."""
         self.others: dict[int, SeriesLabels] = {}
         """The draft's label maps of the other series, by series id."""
+        self.judgement: ImagingJudgement | None = None
+        """The read's judgement, confidence, comment and read-level features: kept here and
+        handed to every save, which replaces the whole draft."""
+        self.confidence: int | None = None
+        self.comment: str | None = None
+        self.read_features: dict[str, Any] = {}
+        self.revision: int | None = None
+        self.corrects_revision: int | None = None
+        """The revision the open read corrects (a correction draft), if any."""
+        self.correction_reason: str | None = None
+        self.submitted_at: dt.datetime | None = None
+        """When the read shown was submitted (UTC); set, annotation is read-only."""
+        self.case_status: CaseStatus | None = None
+        self.last_dialog: SubmitReadDialog | CorrectReadDialog | None = None
+        """The submit or correction dialog opened last (tests drive it)."""
+        self._shown = False
         self.panel = AnnotationPanel()
         workspace.annotation_side.layout().addWidget(self.panel)  # type: ignore[union-attr]
         self.autosave_timer = QTimer(self)
@@ -344,6 +432,18 @@ class Annotator(QObject):
         self.table_timer.setInterval(TABLE_THROTTLE_MS)
         self.table_timer.timeout.connect(self.refresh_table)
         self._last_refresh = 0.0
+        self.submit_action = QAction("&Submit read…", self)
+        self.submit_action.setStatusTip(
+            "Say whether the imaging is consistent with PML and submit your read (final)"
+        )
+        self.submit_action.triggered.connect(lambda: self.open_submit_dialog())
+        self.correct_action = QAction("&Correct read…", self)
+        self.correct_action.setStatusTip(
+            "Open a correction of your submitted read: a new revision, with a reason"
+        )
+        self.correct_action.triggered.connect(lambda: self.open_correction_dialog())
+        self.panel.submit_button.clicked.connect(self.submit_action.trigger)
+        self.panel.correct_button.clicked.connect(self.correct_action.trigger)
         action = workspace.annotate_action
         action.setEnabled(self.can_annotate)
         if not self.can_annotate:
@@ -353,23 +453,38 @@ class Annotator(QObject):
         self.panel.table.label_selected.connect(self._show_details)
         self.panel.details_form.edited.connect(self.set_details)
         self.panel.carry_menu.aboutToShow.connect(self._fill_carry_menu)
+        self._sync_actions()
+
+    @property
+    def actions(self) -> list[QAction]:
+        """Submit and correct, for the window's Review menu."""
+        return [self.submit_action, self.correct_action]
 
     # --- switching on and off ------------------------------------------------------------
 
     @property
     def active(self) -> bool:
-        """Whether annotation is on (toolbar and table shown)."""
-        return self.toolbar is not None
+        """Whether annotation is on (the lesion panel shown; the tools too unless read-only)."""
+        return self._shown
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the read shown is submitted (no tools, nothing saved)."""
+        return self.submitted_at is not None
 
     def _toggled(self, on: bool) -> None:
         if on:
             if not self.start():
-                action = self.workspace.annotate_action
-                action.blockSignals(True)
-                action.setChecked(False)
-                action.blockSignals(False)
+                self._uncheck()
         else:
             self.stop()
+
+    def _uncheck(self) -> None:
+        action = self.workspace.annotate_action
+        if action.isChecked():
+            action.blockSignals(True)
+            action.setChecked(False)
+            action.blockSignals(False)
 
     def set_active(self, on: bool) -> bool:
         """Switch annotation on or off (as the toggle does); returns whether it is on."""
@@ -382,7 +497,11 @@ class Annotator(QObject):
         self.workspace.problem.emit(text)
 
     def start(self) -> bool:
-        """Start (or resume) the draft and edit the active viewport's series; False on error."""
+        """Start (or resume) the draft and edit the active viewport's series; False on error.
+
+        A reader who has submitted their read of the case (and has no correction open) sees
+        it read-only, with "Correct read…".
+        """
         if self.active:
             return True
         case = self.workspace.case
@@ -404,8 +523,27 @@ class Annotator(QObject):
         )
         try:
             with self.registry.write() as session:
-                read = start_or_resume_draft(session, self.actor, case.registry_id)
+                own = _own_reads(session, self.actor, case.registry_id)
+                has_draft = any(r.status is ReadStatus.DRAFT for r in own)
+                done = next((r for r in own if r.status is ReadStatus.SUBMITTED), None)
+                if done is not None and not has_draft:
+                    read = done  # submitted, no correction open: shown read-only
+                else:
+                    read = start_or_resume_draft(session, self.actor, case.registry_id)
                 read_id, version = read.id, read.version
+                fields = (
+                    read.imaging_judgement,
+                    read.confidence,
+                    read.comment,
+                    dict(read.features or {}),
+                )
+                revision, submitted_at = read.revision, read.submitted_at
+                corrected = session.get(Read, read.supersedes_id) if read.supersedes_id else None
+                corrects = corrected.revision if corrected is not None else None
+                reason = read.correction_reason
+                case_status = session.scalar(
+                    select(Case.status).where(Case.registry_id == case.registry_id)
+                )
                 reload = not keep or read_id != self.read_id
                 saved = (
                     load_draft_labels(session, read_id, int(series.series_id)) if reload else None
@@ -447,19 +585,22 @@ class Annotator(QObject):
             self.dirty = False
             self.conflict = None
             self.version = version
+            self.judgement, self.confidence, self.comment, self.read_features = fields
         elif self.conflict is None:
             self.version = version
         self.registry_id, self.series_id, self.read_id = case.registry_id, series.series_id, read_id
+        self.revision, self.submitted_at, self.case_status = revision, submitted_at, case_status
+        self.corrects_revision, self.correction_reason = corrects, reason
         assert self.editor is not None
         assert self.layer is not None
         self.workspace.set_label_overlay(series.series_id, self.layer)
-        views = self.workspace.views_showing(series.series_id)
-        self.toolbar = QtLabelToolbar(self.editor, views, image=image)
-        self.toolbar.message.connect(self.workspace.status)
-        self.workspace.annotation_top.addWidget(self.toolbar)
-        self.panel.title_label.setText(
-            f"Lesions on {series.name} — your draft read of {case.registry_id}"
-        )
+        if not self.read_only:
+            views = self.workspace.views_showing(series.series_id)
+            self.toolbar = QtLabelToolbar(self.editor, views, image=image)
+            self.toolbar.message.connect(self.workspace.status)
+            self.workspace.annotation_top.addWidget(self.toolbar)
+        self._shown = True
+        self._set_title(series.name)
         self.workspace.annotation_side.show()
         sizes = self.workspace.splitter.sizes()
         if len(sizes) == 3 and sizes[2] < 360:
@@ -471,13 +612,59 @@ class Annotator(QObject):
             self.workspace.splitter.setSizes(
                 [series_list, max(total - series_list - panel, 200), panel]
             )
-        if self.conflict is not None:
+        if self.read_only:
+            self.panel.set_status(self._submitted_text())
+        elif self.conflict is not None:
             self.panel.set_status(self.conflict, error=True)
         else:
             self.panel.set_status("Draft open; changes are saved every 5 s")
             self.autosave_timer.start()
+        self._sync_actions()
         self.refresh_table()
         return True
+
+    def _set_title(self, series_name: str) -> None:
+        if self.read_only:
+            what = f"your submitted read of {self.registry_id} (revision {self.revision})"
+        elif self.corrects_revision is not None:
+            what = (
+                f"your correction of revision {self.corrects_revision} of {self.registry_id}: "
+                f"{self.correction_reason or ''}"
+            )
+        else:
+            what = f"your draft read of {self.registry_id}"
+        self.panel.title_label.setText(f"Lesions on {series_name} — {what}")
+
+    def _submitted_text(self, outcome: str | None = None) -> str:
+        stamp = "" if self.submitted_at is None else f"{self.submitted_at:%Y-%m-%d %H:%M} UTC"
+        text = f"Submitted {stamp} — read-only."
+        if outcome:
+            text += f" {outcome}."
+        if self.case_status is CaseStatus.FINAL:
+            text += " The case has a final panel decision."
+        else:
+            text += " Use “Correct read…” to change it (a new revision, with a reason)."
+        return text
+
+    def _remove_tools(self) -> None:
+        if self.toolbar is None:
+            return
+        self.toolbar.release()
+        self.toolbar.hide()
+        self.workspace.annotation_top.removeWidget(self.toolbar)
+        self.toolbar.deleteLater()
+        self.toolbar = None
+
+    def _hide(self) -> None:
+        """Take the tools, the overlay and the panel away (nothing saved here)."""
+        self.autosave_timer.stop()
+        self.table_timer.stop()
+        self._remove_tools()
+        if self.series_id is not None:
+            self.workspace.remove_label_overlay(self.series_id, OVERLAY_NAME)
+        self.workspace.annotation_side.hide()
+        self._shown = False
+        self._sync_actions()
 
     def stop(self) -> None:
         """Save what changed, then hide the tools (labels stay in memory after a conflict)."""
@@ -486,22 +673,36 @@ class Annotator(QObject):
         self.autosave_timer.stop()
         self.table_timer.stop()
         self.save()
-        assert self.toolbar is not None
-        self.toolbar.release()
-        self.toolbar.hide()
-        self.workspace.annotation_top.removeWidget(self.toolbar)
-        self.toolbar.deleteLater()
-        self.toolbar = None
-        if self.series_id is not None:
-            self.workspace.remove_label_overlay(self.series_id, OVERLAY_NAME)
-        self.workspace.annotation_side.hide()
-        if self.workspace.annotate_action.isChecked():
-            self.workspace.annotate_action.blockSignals(True)
-            self.workspace.annotate_action.setChecked(False)
-            self.workspace.annotate_action.blockSignals(False)
+        self._hide()
+        self._uncheck()
         if self.conflict is None and not self.dirty:
             self.editor = None  # saved: the registry holds it; reload next time
             self.layer = None
+
+    def _sync_actions(self) -> None:
+        """Submit while a draft is open; correct while the submitted read is shown."""
+        drafting = self.active and not self.read_only
+        self.submit_action.setEnabled(drafting and self.conflict is None)
+        correctable = self.active and self.read_only and self.case_status is not CaseStatus.FINAL
+        self.correct_action.setEnabled(correctable)
+        if self.active and self.read_only and not correctable:
+            self.correct_action.setToolTip(
+                "The case has a final panel decision: a read cannot be corrected under it"
+            )
+        else:
+            self.correct_action.setToolTip(self.correct_action.statusTip())
+        panel = self.panel
+        panel.submit_button.setVisible(not self.read_only)
+        panel.submit_button.setEnabled(self.submit_action.isEnabled())
+        panel.submit_button.setText(
+            "Submit correction…" if self.corrects_revision is not None else "Submit read…"
+        )
+        panel.correct_button.setVisible(self.read_only)
+        panel.correct_button.setEnabled(correctable)
+        panel.correct_button.setToolTip(self.correct_action.toolTip())
+        panel.carry_button.setEnabled(not self.read_only)
+        form = panel.details_form  # enabled while a lesion is selected, unless read-only
+        form.setEnabled(form.label is not None and not self.read_only)
 
     # --- editing -------------------------------------------------------------------------
 
@@ -523,9 +724,11 @@ class Annotator(QObject):
             return
         stats = label_stats(self.editor.array, self.editor.affine)
         colors: dict[int, tuple[int, int, int, int]] = {}
-        if self.toolbar is not None:
-            for stat in stats:
+        for stat in stats:
+            if self.toolbar is not None:
                 colors[stat.label] = self.toolbar.tools.label_color(stat.label)
+            else:  # read-only: no tools, the overlay's colours
+                colors[stat.label] = default_color(stat.label)
         volumes = {stat.label: stat.volume_ml for stat in stats}
         table = self.panel.table
         table.set_stats(stats, colors, self.details, self.volume_changes(volumes))
@@ -591,10 +794,12 @@ class Annotator(QObject):
                 form.set_lesion(None, LesionDetails(), None)
             return
         form.set_lesion(stat.label, self.details.get(stat.label, LesionDetails()), stat.hemisphere)
+        if self.read_only:
+            form.setEnabled(False)  # a submitted read's details are shown, not edited
 
     def set_details(self, label: int, details: LesionDetails) -> None:
         """The reader's side, location and features of lesion ``label``; marks the draft dirty."""
-        if self.editor is None:
+        if self.editor is None or self.read_only:
             return
         if self.details.get(label) == details:
             return
@@ -643,6 +848,9 @@ class Annotator(QObject):
         case = self.workspace.case
         if self.editor is None or self.series_id is None or case is None:
             self._fail("Switch annotation on first, then carry its lesions.")
+            return None
+        if self.read_only:
+            self._fail("This read is submitted: correct it first, then carry its lesions.")
             return None
         source, target = case.find(self.series_id), case.find(series_id)
         if source is None or target is None or series_id == self.series_id:
@@ -721,10 +929,30 @@ class Annotator(QObject):
             return False
         return self.save()
 
+    def _lesion_drafts(self, labels: np.ndarray) -> list[LesionDraft]:
+        """The whole draft's label maps: ``labels`` of the edited series and the others."""
+        assert self.series_id is not None
+        drafts = [LesionDraft(int(self.series_id), labels, _present(labels, self.details))]
+        for sid, other in sorted(self.others.items()):
+            if other.volumes:
+                drafts.append(LesionDraft(sid, other.labels, _present(other.labels, other.details)))
+        return drafts
+
+    def _conflicted(self, exc: ConflictError) -> None:
+        self.conflict = (
+            f"Draft not saved: {user_message(exc)}. Autosave is off; your lesions are kept "
+            "here — reopen the case to continue from the saved draft."
+        )
+        self.autosave_timer.stop()
+        self._fail(self.conflict)
+        self._sync_actions()
+
     def save(self) -> bool:
         """Save the label map as the draft's lesions now; False (and shown) on an error.
 
-        A conflict stops autosaving for good; the labels stay in memory.
+        The read's judgement, confidence, comment and features are saved with it as they
+        are here (a save replaces the whole draft). A conflict stops autosaving for good; the
+        labels stay in memory. A submitted read is never saved.
         """
         if (
             self.editor is None
@@ -733,26 +961,29 @@ class Annotator(QObject):
             or self.series_id is None
             or not self.dirty
             or self.conflict is not None
+            or self.read_only
         ):
             return False
         if self.editor.in_group:
             return False  # a brush drag is open: the next tick saves it whole
         labels = self.editor.array.copy()
-        drafts = [LesionDraft(int(self.series_id), labels, _present(labels, self.details))]
-        for sid, other in sorted(self.others.items()):
-            if other.volumes:
-                drafts.append(LesionDraft(sid, other.labels, _present(other.labels, other.details)))
         try:
+            drafts = self._lesion_drafts(labels)
             with self.registry.write() as session:
-                read = save_draft(session, self.actor, self.read_id, self.version, lesions=drafts)
+                read = save_draft(
+                    session,
+                    self.actor,
+                    self.read_id,
+                    self.version,
+                    lesions=drafts,
+                    judgement=self.judgement,
+                    confidence=self.confidence,
+                    comment=self.comment,
+                    features=self.read_features,
+                )
                 version = read.version
         except ConflictError as exc:
-            self.conflict = (
-                f"Draft not saved: {user_message(exc)}. Autosave is off; your lesions are kept "
-                "here — reopen the case to continue from the saved draft."
-            )
-            self.autosave_timer.stop()
-            self._fail(self.conflict)
+            self._conflicted(exc)
             return False
         except (RegistryError, SQLAlchemyError, ValueError) as exc:
             self._fail(f"Draft not saved: {user_message(exc)} (will retry)")
@@ -765,6 +996,187 @@ class Annotator(QObject):
         self.workspace.status.emit(f"Draft saved at {stamp}")
         self.saved.emit(version)
         return True
+
+    # --- submitting and correcting ---------------------------------------------------------
+
+    def submit_summary(self) -> SubmitSummary:
+        """What "Submit read…" would submit now: lesions, total volume, series."""
+        case = self.workspace.case
+        if self.editor is None or self.series_id is None or self.registry_id is None:
+            raise ValidationError("Switch annotation on first, then submit your read.")
+        stats = label_stats(self.editor.array, self.editor.affine)
+        count = len(stats) + sum(len(o.volumes) for o in self.others.values())
+        total = sum(s.volume_ml for s in stats) + sum(
+            sum(o.volumes.values()) for o in self.others.values()
+        )
+        ids = [self.series_id] if stats or not any(o.volumes for o in self.others.values()) else []
+        ids += [str(sid) for sid, o in sorted(self.others.items()) if o.volumes]
+        names = []
+        for sid in ids:
+            found = None if case is None else case.find(sid)
+            if found is None:
+                names.append(f"series {sid}")
+            elif found.description:
+                names.append(f"{found.name} ({found.description})")
+            else:
+                names.append(found.name)
+        return SubmitSummary(
+            registry_id=self.registry_id,
+            revision=self.revision or 1,
+            lesion_count=count,
+            total_ml=float(total),
+            series=tuple(dict.fromkeys(names)),
+            corrects_revision=self.corrects_revision,
+            correction_reason=self.correction_reason,
+        )
+
+    def open_submit_dialog(self) -> SubmitReadDialog | None:
+        """Open the submit dialog for the open draft (non-blocking); None when there is none.
+
+        The draft's judgement, confidence and comment are restored into it; what the reader
+        enters and then cancels is kept in the draft (saved at once).
+        """
+        if not self.active or self.read_only:
+            self._fail("Open your draft read (Annotate) first, then submit it.")
+            return None
+        try:
+            summary = self.submit_summary()
+        except ValidationError as exc:
+            self._fail(str(exc))
+            return None
+        dialog = SubmitReadDialog(
+            summary,
+            self.submit,
+            self.workspace,
+            judgement=self.judgement,
+            confidence=self.confidence,
+            comment=self.comment,
+        )
+        dialog.rejected.connect(lambda d=dialog: self._keep_choices(d))
+        self.last_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _keep_choices(self, dialog: SubmitReadDialog) -> None:
+        """Keep what a cancelled submit dialog held in the draft, saved at once."""
+        if self.read_only or self.editor is None:
+            return
+        comment = dialog.comment()
+        if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
+            return  # the save would refuse it; the dialog says why when submitting
+        values = (dialog.judgement(), dialog.confidence(), comment)
+        if values != (self.judgement, self.confidence, self.comment):
+            self.judgement, self.confidence, self.comment = values
+            self.dirty = True
+            self.save()  # now, rather than at the next tick: a cancel is a pause
+
+    def submit(self, choices: ReadChoices) -> str:
+        """Save the draft with ``choices`` and the current lesions, then submit it.
+
+        One transaction: refused, nothing is written and the labels stay here. Raises what
+        the registry raises (:class:`ConflictError`, :class:`ValidationError`), after telling
+        the window. Returns what happened to the case, also shown in the panel and the
+        status bar; annotation of the read is read-only afterwards.
+        """
+        if self.read_only or self.read_id is None or self.version is None:
+            raise ValidationError("There is no open draft to submit; switch annotation on.")
+        if self.conflict is not None:
+            raise ConflictError(self.conflict)
+        assert self.editor is not None
+        if self.editor.in_group:
+            raise ValidationError("A drawing stroke is still open; finish it, then submit.")
+        labels = self.editor.array.copy()
+        correction = self.corrects_revision is not None
+        try:
+            drafts = self._lesion_drafts(labels)
+            with self.registry.write() as session:
+                read = save_draft(
+                    session,
+                    self.actor,
+                    self.read_id,
+                    self.version,
+                    lesions=drafts,
+                    judgement=choices.judgement,
+                    confidence=choices.confidence,
+                    comment=choices.comment,
+                    features=self.read_features,
+                )
+                read, result = review_flow.submit(session, self.actor, read.id, read.version)
+                outcome = outcome_text(
+                    result, _outstanding(session, read.case_id), correction=correction
+                )
+                version, submitted_at = read.version, read.submitted_at
+                case_status = session.scalar(select(Case.status).where(Case.id == read.case_id))
+        except ConflictError as exc:
+            self._conflicted(exc)
+            raise
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.last_error = f"Read not submitted: {user_message(exc)}"
+            self.workspace.problem.emit(self.last_error)
+            raise
+        self.judgement, self.confidence, self.comment = (
+            choices.judgement,
+            choices.confidence,
+            choices.comment,
+        )
+        self.version, self.submitted_at, self.case_status = version, submitted_at, case_status
+        self.dirty = False
+        self.last_error = None
+        self.autosave_timer.stop()
+        self.table_timer.stop()
+        self._remove_tools()
+        series = (
+            None if self.workspace.case is None else self.workspace.case.find(self.series_id or "")
+        )
+        self._set_title(series.name if series is not None else "")
+        self.panel.set_status(self._submitted_text(outcome))
+        self._sync_actions()
+        self.refresh_table()
+        self.workspace.status.emit(outcome)
+        assert self.registry_id is not None
+        self.submitted.emit(self.registry_id, outcome)
+        return outcome
+
+    def open_correction_dialog(self) -> CorrectReadDialog | None:
+        """Ask for the reason of a correction of the submitted read shown (non-blocking)."""
+        if not self.active or not self.read_only or self.registry_id is None:
+            self._fail("Show your submitted read (Annotate) first, then correct it.")
+            return None
+        stamp = "" if self.submitted_at is None else f"{self.submitted_at:%Y-%m-%d %H:%M} UTC"
+        dialog = CorrectReadDialog(
+            self.registry_id, self.revision or 1, stamp, self.start_correction, self.workspace
+        )
+        self.last_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start_correction(self, reason: str) -> None:
+        """Open a correction of the submitted read shown, then annotate the correction draft.
+
+        Raises what the registry raises (no reason, a final case, …), after telling the
+        window; nothing changes here then.
+        """
+        if not self.read_only or self.read_id is None or self.registry_id is None:
+            raise ValidationError("Only your submitted read can be corrected.")
+        try:
+            with self.registry.write() as session:
+                review_flow.start_correction(session, self.actor, self.read_id, reason)
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.last_error = f"Correction not started: {user_message(exc)}"
+            self.workspace.problem.emit(self.last_error)
+            raise
+        registry_id = self.registry_id
+        self._hide()
+        self.editor = None  # the correction draft is loaded afresh
+        self.layer = None
+        self.submitted_at = None
+        if not self.start():
+            self._uncheck()
+            return
+        self.workspace.status.emit(
+            f"Correcting your read of {registry_id}: revision {self.revision}"
+        )
+        self.correction_started.emit(registry_id)
 
     def shutdown(self) -> None:
         """Save and leave annotation (the window closes)."""

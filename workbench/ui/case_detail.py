@@ -3,17 +3,38 @@
 A registry session is short (``registry.read()`` rolls back and expires its objects at the
 end), so the page never holds ORM objects: :func:`case_detail` copies what it needs, including
 the texts that need domain code (geometry, labels). No Qt here, so this is testable headless.
+
+The review status (:class:`ReviewStatus`) and the history are loaded for the acting user
+through the registry's own blinding (:func:`workbench.review_flow.reads_of_case`,
+:func:`workbench.panel.check_decision_access`, :func:`workbench.panel.case_history`): what a
+user may not see is never copied here, so no widget can show it by mistake.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
-from adjudication.vocabulary import TriState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role, TriState
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass
-from workbench.registry.models import Case
+from workbench.panel import (
+    HistoryEvent,
+    case_history,
+    check_decision_access,
+    final_decision,
+    latest_discordance,
+)
+from workbench.registry.errors import PermissionDeniedError
+from workbench.registry.models import Case, Read, ReaderAssignment, User
+from workbench.review_flow import ReadView, fetch_read, reads_of_case
 from workbench.studies import describe_geometry
+from workbench.users import Actor
+
+_STATUS_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
 
 _RESULT_LABELS = {
     LabQualitative.DETECTED: "detected",
@@ -36,6 +57,25 @@ _TRISTATE_LABELS = {
 def result_label(result: LabQualitative) -> str:
     """How a qualitative lab result reads on screen (``detected, below LOQ``)."""
     return _RESULT_LABELS[result]
+
+
+_CERTAINTY_LABELS = {
+    Certainty.DEFINITE: "definite PML",
+    Certainty.PROBABLE: "probable PML",
+    Certainty.POSSIBLE: "possible PML",
+    Certainty.NOT_PML: "not PML",
+    Certainty.NOT_CLASSIFIABLE: "not classifiable",
+}
+
+
+def certainty_label(certainty: Certainty) -> str:
+    """How a diagnostic certainty reads on screen (``probable PML``)."""
+    return _CERTAINTY_LABELS[certainty]
+
+
+def format_utc(moment: dt.datetime | None) -> str:
+    """A UTC time (stored naive) to the minute, ``2026-11-24 09:14 UTC``; empty for none."""
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def tristate_label(value: TriState) -> str:
@@ -132,6 +172,85 @@ class LabRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadRow:
+    """One read of the case as the acting user may see it.
+
+    ``blinded``: only its status may be shown (a coordinator before every assigned reader
+    has submitted); ``judgement`` is then ``None``, as it is for a draft without one.
+    """
+
+    reader: str
+    revision: int
+    status: ReadStatus
+    submitted_at: dt.datetime | None
+    judgement: str | None
+    blinded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderRow:
+    """A reader of the case and the reads of theirs the acting user may see.
+
+    ``note`` says what to show when ``reads`` is empty (``not started``, ``no submitted read
+    yet``, ``blinded``); ``assigned`` is false for a reader who read the case unassigned.
+    """
+
+    username: str
+    display_name: str
+    assigned: bool
+    reads: tuple[ReadRow, ...]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One discordance rule that fired for a pair of readers, with its detail."""
+
+    rule: str
+    readers: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordanceSummary:
+    """The latest discordance assessment of the case (as the audit trail records it)."""
+
+    discordant: bool
+    fired: tuple[str, ...]
+    findings: tuple[FindingRow, ...]
+    spatial: bool
+    """Whether the mask rules (detection, Dice) were applied."""
+    rules: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSummary:
+    """The panel's decision in force: certainty, pathway and who signed it (UTC)."""
+
+    certainty: Certainty
+    pathway: Pathway | None
+    rationale: str | None
+    signers: tuple[str, ...]
+    """``Printed Name — 2026-11-24 09:14 UTC`` per signature."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStatus:
+    """Who reviews the case and how far the review is, as the acting user may see it."""
+
+    readers: tuple[ReaderRow, ...]
+    panel: tuple[str, ...]
+    """``Display Name (username)`` of each panel member."""
+    reads_note: str | None
+    """Why other readers' reads are not listed, when they are not."""
+    sees_panel_work: bool
+    """Whether the acting user may see the discordance outcome and decisions
+    (:func:`workbench.panel.check_decision_access`)."""
+    discordance: DiscordanceSummary | None
+    decision: DecisionSummary | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseDetail:
     """Everything the case page shows about one case."""
 
@@ -151,6 +270,11 @@ class CaseDetail:
     features: tuple[FeatureRow, ...]
     timepoints: tuple[Timepoint, ...]
     labs: tuple[LabRow, ...]
+    review: ReviewStatus | None = None
+    """Readers, reads, discordance and decision as the acting user may see them (``None``
+    when built without a user)."""
+    history: tuple[HistoryEvent, ...] = ()
+    """The case's audit events the acting user may see, oldest first."""
 
     @property
     def series_count(self) -> int:
@@ -158,10 +282,13 @@ class CaseDetail:
         return sum(len(t.series) for t in self.timepoints)
 
 
-def case_detail(case: Case) -> CaseDetail:
+def case_detail(
+    case: Case, session: Session | None = None, actor: Actor | None = None
+) -> CaseDetail:
     """Copy a case loaded by :func:`workbench.cases.get_case` into plain values.
 
-    Call it inside the session that loaded ``case``.
+    Call it inside the session that loaded ``case``. With that ``session`` and the acting
+    user ``actor``, the review status and the history are loaded too, blinded for ``actor``.
     """
     timepoints = tuple(
         Timepoint(
@@ -218,4 +345,138 @@ def case_detail(case: Case) -> CaseDetail:
         ),
         timepoints=timepoints,
         labs=labs,
+        review=None if session is None or actor is None else review_status(session, actor, case),
+        history=()
+        if session is None or actor is None
+        else tuple(case_history(session, actor, case.registry_id)),
+    )
+
+
+def _view_row(view: ReadView) -> ReadRow:
+    return ReadRow(
+        reader=view.reader,
+        revision=view.revision,
+        status=view.status,
+        submitted_at=view.submitted_at,
+        judgement=None if view.blinded else view.judgement,
+        blinded=view.blinded,
+    )
+
+
+def _visible_reads(
+    session: Session, actor: Actor, case: Case, assigned: set[str]
+) -> tuple[list[ReadView], bool, str | None]:
+    """``(reads, complete, note)``: the reads ``actor`` may see through the registry.
+
+    ``complete`` is false when the registry refused the listing (a reader before submitting
+    their own read, a panel member before every read is in): then only the actor's own reads
+    are fetched, one by one, and ``note`` says why the others are missing.
+    """
+    try:
+        return reads_of_case(session, actor, case.registry_id), True, None
+    except PermissionDeniedError:
+        pass
+    user_id = session.scalar(select(User.id).where(User.username == actor.username))
+    own = session.scalars(
+        select(Read.id)
+        .where(Read.case_id == case.id, Read.reader_id == user_id)
+        .order_by(Read.revision)
+    )
+    views = [fetch_read(session, actor, read_id) for read_id in own]
+    if actor.username in assigned:
+        note = (
+            "Other readers' reads are blinded until you have submitted your own read of this case."
+        )
+    elif Role.READER in actor.roles and Role.PANEL not in actor.roles:
+        note = "You are not assigned to read this case: its reads are not shown to you."
+    else:
+        note = "Reads are blinded until every assigned reader has submitted."
+    return views, False, note
+
+
+def review_status(session: Session, actor: Actor, case: Case) -> ReviewStatus:
+    """The review area of the case page for ``actor``: readers, reads, panel, outcome.
+
+    Reads come through :func:`~workbench.review_flow.reads_of_case` (blinded there); the
+    discordance outcome and the decision in force only when
+    :func:`~workbench.panel.check_decision_access` lets ``actor`` see panel work.
+    """
+    assignments = list(
+        session.scalars(
+            select(ReaderAssignment)
+            .where(ReaderAssignment.case_id == case.id)
+            .order_by(ReaderAssignment.id)
+        )
+    )
+    readers = [(a.user.username, a.user.display_name) for a in assignments if a.role is Role.READER]
+    panel = tuple(
+        f"{a.user.display_name} ({a.user.username})" for a in assignments if a.role is Role.PANEL
+    )
+    assigned = {username for username, _ in readers}
+    views, complete, note = _visible_reads(session, actor, case, assigned)
+    by_reader: dict[str, list[ReadRow]] = {}
+    for view in views:
+        by_reader.setdefault(view.reader, []).append(_view_row(view))
+    for username in by_reader:
+        if username not in assigned:
+            name = session.scalar(select(User.display_name).where(User.username == username))
+            readers.append((username, name or username))
+    coordinator = bool(actor.roles & _STATUS_ROLES)
+    rows = []
+    for username, display_name in readers:
+        if username == actor.username or (complete and coordinator):
+            empty = "not started"
+        elif complete:
+            empty = "no submitted read yet"
+        else:
+            empty = "blinded"
+        rows.append(
+            ReaderRow(
+                username=username,
+                display_name=display_name,
+                assigned=username in assigned,
+                reads=tuple(by_reader.get(username, ())),
+                note=empty,
+            )
+        )
+    try:
+        check_decision_access(session, actor, case)
+        sees_panel_work = True
+    except PermissionDeniedError:
+        sees_panel_work = False
+    discordance = decision = None
+    if sees_panel_work:
+        found = latest_discordance(session, case.registry_id)
+        if found is not None:
+            discordance = DiscordanceSummary(
+                discordant=bool(found.get("discordant")),
+                fired=tuple(str(rule) for rule in found.get("fired", ())),
+                findings=tuple(
+                    FindingRow(
+                        rule=str(f.get("rule", "")),
+                        readers=tuple(str(r) for r in f.get("readers", ())),
+                        detail=str(f.get("detail", "")),
+                    )
+                    for f in found.get("findings", ())
+                ),
+                spatial=bool(found.get("spatial", True)),
+                rules={str(k): float(v) for k, v in (found.get("rules") or {}).items()},
+            )
+        in_force = final_decision(session, case.registry_id)
+        if in_force is not None:
+            decision = DecisionSummary(
+                certainty=in_force.certainty,
+                pathway=in_force.pathway,
+                rationale=in_force.rationale,
+                signers=tuple(
+                    f"{s.printed_name} — {format_utc(s.signed_at)}" for s in in_force.signatures
+                ),
+            )
+    return ReviewStatus(
+        readers=tuple(rows),
+        panel=panel,
+        reads_note=note,
+        sees_panel_work=sees_panel_work,
+        discordance=discordance,
+        decision=decision,
     )

@@ -1,13 +1,16 @@
-"""The case page: header, imaging timepoints, lab results, exposures and clinical features.
+"""The case page: header, imaging timepoints, lab results, exposures and clinical features,
+the review status and the case's history.
 
 It shows a :class:`~workbench.ui.case_detail.CaseDetail` (plain values) and asks the window,
 through :attr:`CasePage.add_lab_requested`, to open the lab form; it never touches the
-registry itself.
+registry itself. The Review and History tabs show what the registry let the acting user see
+(the values are blinded when they are loaded, not here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QGuiApplication
@@ -29,22 +32,30 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from adjudication.vocabulary import ReadStatus
+from workbench.domain import CaseStatus
 from workbench.ui.case_detail import (
     CaseDetail,
     LabRow,
+    ReviewStatus,
+    certainty_label,
     elide_middle,
     format_day,
     format_number,
+    format_utc,
     result_label,
     tristate_label,
 )
-from workbench.ui.theme import CSF_PCR_TINT, STATUS_COLOURS
+from workbench.ui.history import HistoryView
+from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
 
 IMAGING_COLUMNS = ("Day / sequence", "Description", "Geometry", "Files", "Series UID")
 LAB_COLUMNS = ("Test", "Day", "Result", "Value", "Unit", "LOD", "LOQ", "Assay", "Note")
 """Assay and note come last: the numbers stay in view on a narrow page."""
 EXPOSURE_COLUMNS = ("Drug", "Start day", "Stop day", "Infusions")
 FEATURE_COLUMNS = ("Feature", "Status", "Onset day", "Note")
+READ_COLUMNS = ("Reader", "Read", "Status", "Submitted (UTC)", "Judgement")
+FINDING_COLUMNS = ("Rule", "Readers", "Detail")
 
 _UID_ROLE = Qt.ItemDataRole.UserRole + 1
 _POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -150,9 +161,15 @@ class CasePage(QWidget):
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.tabs = QTabWidget()
+        self.tabs.setUsesScrollButtons(False)  # all tabs in view; a long title is elided
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         self.tabs.addTab(self._imaging_tab(), "Imaging")
         self.tabs.addTab(self._labs_tab(), "Labs")
-        self.tabs.addTab(self._clinical_tab(), "Exposures && clinical features")
+        self.tabs.addTab(self._clinical_tab(), "Clinical")
+        self.review_tab = self._review_tab()
+        self.tabs.addTab(self.review_tab, "Review")
+        self.history_view = HistoryView()
+        self.tabs.addTab(self.history_view, "History")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
@@ -235,6 +252,56 @@ class CasePage(QWidget):
         layout.addWidget(features, 1)
         return page
 
+    def _review_tab(self) -> QWidget:
+        self.review_hint = QLabel()
+        self.review_hint.setObjectName("muted")
+        self.review_hint.setWordWrap(True)
+        self.reads_table = _readonly_table(READ_COLUMNS)
+        self.reads_note = QLabel()
+        self.reads_note.setObjectName("muted")
+        self.reads_note.setWordWrap(True)
+        self.panel_label = QLabel()
+        self.panel_label.setWordWrap(True)
+        self.panel_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        reads = QGroupBox("Readers and their reads")
+        reads_layout = QVBoxLayout(reads)
+        reads_layout.addWidget(self.reads_table, 1)
+        reads_layout.addWidget(self.reads_note)
+        reads_layout.addWidget(self.panel_label)
+
+        self.discordance_label = QLabel()
+        self.discordance_label.setObjectName("discordanceOutcome")
+        self.discordance_label.setWordWrap(True)
+        self.discordance_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.findings_table = _readonly_table(FINDING_COLUMNS)
+        self.findings_table.setWordWrap(True)
+        self.rules_label = QLabel()
+        self.rules_label.setObjectName("muted")
+        self.rules_label.setWordWrap(True)
+        outcome = QGroupBox("Discordance")
+        self._outcome_box = outcome
+        outcome_layout = QVBoxLayout(outcome)
+        outcome_layout.addWidget(self.discordance_label)
+        outcome_layout.addWidget(self.findings_table, 1)
+        outcome_layout.addWidget(self.rules_label)
+
+        self.decision_label = QLabel()
+        self.decision_label.setObjectName("decisionInForce")
+        self.decision_label.setWordWrap(True)
+        self.decision_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        decision = QGroupBox("Panel decision in force")
+        QVBoxLayout(decision).addWidget(self.decision_label)
+
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.review_hint)
+        layout.addWidget(reads, 3)
+        layout.addWidget(outcome, 2)
+        layout.addWidget(decision)
+        self._review_layout = layout
+        return page
+
     # --- showing -------------------------------------------------------------------------
 
     @property
@@ -268,13 +335,30 @@ class CasePage(QWidget):
         self._fill_imaging(detail)
         self._fill_labs(detail.labs)
         self._fill_clinical(detail)
-        self.tabs.setTabText(
-            0, f"Imaging ({len(detail.timepoints)} timepoints, {detail.series_count} series)"
-        )
-        self.tabs.setTabText(1, f"Labs ({len(detail.labs)})")
-        self.tabs.setTabText(
-            2, f"Exposures && clinical features ({len(detail.exposures)}, {len(detail.features)})"
-        )
+        self._fill_review(detail.review)
+        self.history_view.set_events(detail.history, detail.registry_id)
+        # Five tabs share a page about 650 px wide: short titles, the counts in words in
+        # each tab's tooltip.
+        timepoints, series = len(detail.timepoints), detail.series_count
+        exposures, features = len(detail.exposures), len(detail.features)
+        history = self.tabs.indexOf(self.history_view)
+        for index, text, tip in (
+            (0, f"Imaging ({series})", f"{timepoints} timepoint(s), {series} series"),
+            (1, f"Labs ({len(detail.labs)})", f"{len(detail.labs)} lab result(s)"),
+            (
+                2,
+                f"Clinical ({exposures}, {features})",
+                f"{exposures} drug exposure(s), {features} clinical feature(s)",
+            ),
+            (
+                self.tabs.indexOf(self.review_tab),
+                "Review",
+                "Readers, reads, discordance and the panel's decision",
+            ),
+            (history, f"History ({len(detail.history)})", "The case's audit trail"),
+        ):
+            self.tabs.setTabText(index, text)
+            self.tabs.setTabToolTip(index, tip)
 
     def _fill_imaging(self, detail: CaseDetail) -> None:
         tree = self.imaging_tree
@@ -384,6 +468,153 @@ class CasePage(QWidget):
                 )
             ):
                 self.features_table.setItem(row, column, cell)
+
+    def _fill_review(self, review: ReviewStatus | None) -> None:
+        table = self.reads_table
+        table.setRowCount(0)
+        if review is None:
+            self.review_hint.setText("The review status is not loaded.")
+            for label in (self.reads_note, self.panel_label, self.rules_label):
+                label.clear()
+            self.discordance_label.clear()
+            self.findings_table.setRowCount(0)
+            self.decision_label.clear()
+            return
+        assigned = sum(1 for r in review.readers if r.assigned)
+        submitted = sum(
+            1
+            for r in review.readers
+            if r.assigned and any(read.status is ReadStatus.SUBMITTED for read in r.reads)
+        )
+        blinded = any(r.note == "blinded" for r in review.readers)
+        if assigned == 0:
+            self.review_hint.setText("No readers assigned yet.")
+        elif blinded:
+            self.review_hint.setText(f"{assigned} reader(s) assigned.")
+        else:
+            self.review_hint.setText(
+                f"{assigned} reader(s) assigned, {submitted} submitted · judgements are shown "
+                "only to those the blinding rules allow"
+            )
+        rows: list[tuple[QTableWidgetItem, ...]] = []
+        for reader in review.readers:
+            name = f"{reader.display_name} ({reader.username})"
+            if not reader.assigned:
+                name += " — not assigned"
+            if not reader.reads:
+                note = _item(reader.note)
+                note.setForeground(QBrush(QColor(MUTED)))
+                rows.append((_item(name), _item(""), note, _item(""), _item("")))
+                continue
+            for read in reader.reads:
+                if read.blinded:
+                    judgement = _item(
+                        "blinded",
+                        tooltip="Shown once every assigned reader has submitted",
+                    )
+                    judgement.setForeground(QBrush(QColor(MUTED)))
+                else:
+                    judgement = _item(read.judgement or "—")
+                status = _item(read.status.value)
+                if read.status is ReadStatus.SUPERSEDED:
+                    status.setForeground(QBrush(QColor(MUTED)))
+                    status.setToolTip("Replaced by a corrected revision")
+                rows.append(
+                    (
+                        _item(name),
+                        _item(f"revision {read.revision}", numeric=True),
+                        status,
+                        _item(format_utc(read.submitted_at).removesuffix(" UTC")),
+                        judgement,
+                    )
+                )
+        table.setRowCount(len(rows))
+        for row, cells in enumerate(rows):
+            for column, cell in enumerate(cells):
+                table.setItem(row, column, cell)
+        self.reads_note.setText(review.reads_note or "")
+        self.reads_note.setVisible(bool(review.reads_note))
+        self.panel_label.setText(
+            "Panel: " + ", ".join(review.panel) if review.panel else "Panel: none assigned yet"
+        )
+        self._fill_outcome(review)
+
+    def _fill_outcome(self, review: ReviewStatus) -> None:
+        findings = self.findings_table
+        findings.setRowCount(0)
+        self.rules_label.clear()
+        self.discordance_label.setStyleSheet("")
+        if not review.sees_panel_work:
+            hidden = (
+                "Not shown to you: a reader sees the discordance outcome and the panel's "
+                "decision only after submitting their own read of the case."
+            )
+            self.discordance_label.setText(hidden)
+            self.discordance_label.setStyleSheet(f"color: {MUTED};")
+            self.decision_label.setText("Not shown to you until you have submitted your read.")
+            self.decision_label.setStyleSheet(f"color: {MUTED};")
+            self._show_findings(False)
+            return
+        found = review.discordance
+        if found is None:
+            self.discordance_label.setText(
+                "Not assessed yet: the reads are compared once every assigned reader has submitted."
+            )
+            self._show_findings(False)
+        elif found.discordant:
+            self.discordance_label.setText(
+                f"<b>Discordant</b> — rule(s) fired: <b>{escape(', '.join(found.fired))}</b>. "
+                "The panel reconciles the reads."
+            )
+            colour = STATUS_COLOURS[CaseStatus.DISCORDANT]
+            self.discordance_label.setStyleSheet(f"color: {colour};")
+            self._show_findings(True)
+            findings.setRowCount(len(found.findings))
+            for row, finding in enumerate(found.findings):
+                for column, cell in enumerate(
+                    (
+                        _item(finding.rule),
+                        _item(" · ".join(finding.readers)),
+                        _item(finding.detail, tooltip=finding.detail),
+                    )
+                ):
+                    findings.setItem(row, column, cell)
+        else:
+            self.discordance_label.setText(
+                "<b>Concordant</b> — no rule fired; the case went to adjudication."
+            )
+            self._show_findings(False)
+        if found is not None and found.rules:
+            rules = found.rules
+            nb = "\u00a0"  # keeps "Dice < 0.5" on one line
+            text = (
+                "Discordant when the judgements differ; a lesion of "
+                f"≥{nb}{rules.get('min_lesion_ml', 0):g}{nb}mL is seen by one reader only; the "
+                f"total volumes differ by >{nb}{rules.get('volume_fraction', 0):.0%}; or "
+                f"Dice{nb}<{nb}{rules.get('min_dice', 0):g}."
+            )
+            if not found.spatial:
+                text += " Mask rules (detection, Dice) not applied: the readers drew on "
+                text += "different series."
+            self.rules_label.setText(text)
+        decision = review.decision
+        self.decision_label.setStyleSheet("")
+        if decision is None:
+            self.decision_label.setText("No final decision yet.")
+            self.decision_label.setStyleSheet(f"color: {MUTED};")
+        else:
+            pathway = f" ({decision.pathway.value} pathway)" if decision.pathway else ""
+            signers = "<br>".join(escape(s) for s in decision.signers) or "—"
+            text = f"<b>{certainty_label(decision.certainty)}</b>{pathway}"
+            text += f"<br>Signed by:<br>{signers}"
+            if decision.rationale:
+                text += f"<br>Rationale: {escape(decision.rationale)}"
+            self.decision_label.setText(text)
+
+    def _show_findings(self, shown: bool) -> None:
+        """The findings table only when rules fired; the outcome box then takes the room."""
+        self.findings_table.setVisible(shown)
+        self._review_layout.setStretchFactor(self._outcome_box, 2 if shown else 0)
 
     # --- private -------------------------------------------------------------------------
 

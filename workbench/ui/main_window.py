@@ -2,7 +2,11 @@
 
 Opening a case's images (Case → Review images, Ctrl+R; the case page's button; a
 double-click on a series) swaps the list and page for the review workspace
-(:class:`~workbench.ui.review.ReviewWorkspace`) until "Back to case".
+(:class:`~workbench.ui.review.ReviewWorkspace`) until "Back to case". Case → Panel
+(Ctrl+Shift+P) swaps them for the panel's page of the case
+(:class:`~workbench.ui.panel_view.PanelPage`) in the same way; its "Show reads on images"
+opens the review workspace with the reads outlined, and "Back to case" there returns to the
+panel page.
 
 The window is the one widget that talks to the registry. Each user action opens one short
 session (``registry.read()`` to show, ``registry.write()`` to save) and hands plain values to
@@ -48,6 +52,7 @@ from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
 from workbench.ui.import_dialog import ImportImagesDialog
+from workbench.ui.panel_view import PanelPage
 from workbench.ui.review import ReviewWorkspace
 from workbench.ui.review_data import ReviewCase, ReviewProtocol, review_case
 from workbench.ui.review_settings import ReviewSettings
@@ -155,6 +160,8 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.splitter)
         self.review = ReviewWorkspace(ReviewSettings(actor.username), self.cache_root)
         self.central.addWidget(self.review)
+        self.panel_page = PanelPage(registry, actor)  # reads nothing until a case is opened
+        self.central.addWidget(self.panel_page)
         self.setCentralWidget(self.central)
 
         self._build_actions()
@@ -168,8 +175,17 @@ class MainWindow(QMainWindow):
         self.review.back_requested.connect(self.back_to_case)
         self.review.problem.connect(self._review_problem)
         self.review.status.connect(self._status)
+        self.panel_page.back_requested.connect(self.back_to_case)
+        self.panel_page.images_requested.connect(self.show_reads_on_images)
+        self.panel_page.problem.connect(self._review_problem)  # in place, and in self.errors
+        self.panel_page.changed.connect(lambda _rid: self.refresh())
         self.review.set_page_active(False)
         self.annotator = Annotator(registry, actor, self.review, self)
+        self.review_menu.addSeparator()
+        self.review_menu.addActions(self.annotator.actions)
+        # A submitted read or a correction changes the case (status, review, history).
+        self.annotator.submitted.connect(lambda _rid, _text: self.refresh())
+        self.annotator.correction_started.connect(lambda _rid: self.refresh())
         self.empty_page.new_case_button.clicked.connect(self.open_new_case_dialog)
         self.refresh()
         if not quiet:
@@ -215,6 +231,13 @@ class MainWindow(QMainWindow):
         )
         self.review_action.triggered.connect(lambda: self.open_review())
         self.review_action.setEnabled(False)
+        # Ctrl+Shift+P is also the review workspace's "Prior vs current": the two are never
+        # enabled together (this one is off while the workspace is shown).
+        self.panel_action = self._action(
+            "&Panel", "Ctrl+Shift+P", "The panel's page: reads side by side, engine, decision"
+        )
+        self.panel_action.triggered.connect(lambda: self.open_panel())
+        self.panel_action.setEnabled(False)
         self.shortcuts_action = self._action(
             "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
         )
@@ -247,6 +270,7 @@ class MainWindow(QMainWindow):
         case_menu = menu_bar.addMenu("&Case")
         assert case_menu is not None
         case_menu.addAction(self.review_action)
+        case_menu.addAction(self.panel_action)
         case_menu.addSeparator()
         case_menu.addAction(self.add_lab_action)
         case_menu.addAction(self.find_action)
@@ -273,6 +297,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.add_lab_action)
         toolbar.addAction(self.import_images_action)
         toolbar.addAction(self.review_action)
+        toolbar.addAction(self.panel_action)
         toolbar.addSeparator()
         toolbar.addAction(self.refresh_action)
         self.addToolBar(toolbar)
@@ -307,10 +332,12 @@ class MainWindow(QMainWindow):
             self.report_error("Cannot read the registry", user_message(exc))
             return False
         self.case_list.set_data(rows, codes)
-        if not (rows and self.reviewing):
+        if not (rows and (self.reviewing or self.on_panel)):
             self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
         if self._open_id is not None:
             self.open_case(self._open_id, force=True, reveal=False)
+        if self.on_panel:
+            self.panel_page.reload()
         return True
 
     def load_case(self, registry_id: str) -> CaseDetail:
@@ -321,7 +348,7 @@ class MainWindow(QMainWindow):
         """Page and review values of one case, from one session (so they agree)."""
         with self.registry.read() as session:
             case = get_case(session, registry_id)
-            return case_detail(case), review_case(case)
+            return case_detail(case, session, self.actor), review_case(case)
 
     def open_case(self, registry_id: str, *, force: bool = False, reveal: bool = True) -> bool:
         """Show the page of ``registry_id`` and select it in the list; False on an error.
@@ -344,6 +371,7 @@ class MainWindow(QMainWindow):
         self.add_lab_action.setEnabled(self.can_enter_data)
         self.import_images_action.setEnabled(self.can_enter_data)
         self.review_action.setEnabled(bool(review.series))
+        self.panel_action.setEnabled(not self.reviewing)
         if self.reviewing:
             if review.series:
                 self.review.show_case(review)
@@ -358,10 +386,13 @@ class MainWindow(QMainWindow):
         self._review_case = None
         if self.reviewing:
             self.back_to_case()
+        if self.on_panel:
+            self.central.setCurrentWidget(self.splitter)
         self.page_stack.setCurrentWidget(self.placeholder)
         self.add_lab_action.setEnabled(False)
         self.import_images_action.setEnabled(False)
         self.review_action.setEnabled(False)
+        self.panel_action.setEnabled(False)
 
     def _case_selected(self, registry_id: str) -> None:
         self.open_case(registry_id)
@@ -404,6 +435,7 @@ class MainWindow(QMainWindow):
         self.review.show_case(case, layout=layout, protocol=protocol)
         self.central.setCurrentWidget(self.review)
         self.toolbar.hide()
+        self.panel_action.setEnabled(False)
         self.review.set_page_active(True)
         if isinstance(series, tuple):
             found = case.at(*series)
@@ -415,11 +447,53 @@ class MainWindow(QMainWindow):
         return True
 
     def back_to_case(self) -> None:
-        """Leave the review workspace for the list and the case page."""
+        """Leave the review workspace (or the panel page) for the list and the case page;
+        from the reads shown on the images, back to the panel page."""
+        to_panel = self.reviewing and self.panel_page.clear_overlays()
         self.annotator.stop()
         self.review.set_page_active(False)
         self.toolbar.show()
-        self.central.setCurrentWidget(self.splitter)
+        self.panel_action.setEnabled(self._open_id is not None)
+        self.central.setCurrentWidget(self.panel_page if to_panel else self.splitter)
+
+    # --- the panel -----------------------------------------------------------------------
+
+    @property
+    def on_panel(self) -> bool:
+        """Whether the panel page is shown (instead of the list and case page)."""
+        return self.central.currentWidget() is self.panel_page
+
+    def open_panel(self, registry_id: str | None = None) -> bool:
+        """Show the panel's page of ``registry_id`` (default: the open case).
+
+        The page says itself why it is empty (reads still blinded, no access). False (and a
+        message) when no case is open or the registry failed.
+        """
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then open its panel page.")
+            return False
+        if target != self._open_id and not self.open_case(target):
+            return False
+        if self.reviewing:
+            self.back_to_case()
+        loaded = self.panel_page.load(target)
+        self.central.setCurrentWidget(self.panel_page)
+        self._status(f"The panel's page of {target}")
+        return loaded
+
+    def show_reads_on_images(self, registry_id: str | None = None) -> bool:
+        """Open the review workspace on the panel page's case with each reader's lesions
+        outlined in the reader's colour; False (and a message) when that failed."""
+        target = registry_id or self.panel_page.registry_id
+        if target is None or target != self.panel_page.registry_id:
+            self.report_error("No panel page", "Open the case's panel page first (Case → Panel).")
+            return False
+        if not self.open_review(target, series=self.panel_page.first_lesion_series()):
+            return False
+        count = self.panel_page.overlay_reads(self.review)
+        self._status(f"{count} read overlay(s) on the images of {target}")
+        return count > 0
 
     def pending_draft(self) -> tuple[str, int | None] | None:
         """``(registry id, series id of its first lesion)`` of the reader's latest draft that

@@ -22,6 +22,13 @@ ACCENT = "#4c9be8"
 ERROR = "#ff6b6b"
 CSF_PCR_TINT = "#1d3350"
 """Background of CSF JCV PCR rows in lab tables: the result the criteria turn on."""
+WARNING = "#f0b429"
+"""Text that asks for attention without being an error: engine warnings, unverified rows,
+a panel decision that departs from the engine."""
+READER_COLOURS: tuple[str, ...] = ("#ff9f1c", "#2ec4b6", "#e36bae", "#a3d65c")
+"""One colour per reader of a case (in reader order) on the panel page and for their mask
+outlines over the images; distinct from each other, from the status colours' meaning and
+from the red/yellow/green of a reader's own draft labels."""
 
 STATUS_COLOURS: dict[CaseStatus, str] = {
     CaseStatus.INCOMPLETE: "#c9a227",
