@@ -8,11 +8,12 @@ from sqlalchemy import select
 from adjudication.vocabulary import Certainty, ImagingJudgement, Role, TriState
 from workbench.case_criteria import case_inputs, reclassify
 from workbench.cases import NewCase, NewFeature, create_case, get_case
-from workbench.domain import Condition, LabQualitative, LabTest, Sex
+from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, Sex
 from workbench.labs import LabEntry, add_lab_result
 from workbench.reads import save_draft, start_or_resume_draft, submit_read
 from workbench.registry.db import Registry
 from workbench.registry.models import Adjudication, Case, User
+from workbench.review_flow import assign
 from workbench.users import Actor, add_user, resolve_actor
 
 
@@ -41,6 +42,9 @@ def _case(registry: Registry, actor: Actor, *, pcr: LabQualitative | None) -> No
 def _submitted_read(registry: Registry, coordinator: Actor, judgement: ImagingJudgement) -> None:
     with registry.write() as session:
         add_user(session, "rad1", "Dr Reader", {Role.READER}, by=coordinator)
+        case = session.scalars(select(Case).where(Case.registry_id == "PML-0001")).one()
+        case.status, case.readers_required = CaseStatus.READY, 1
+        assign(session, coordinator, "PML-0001", ["rad1"], Role.READER)
     with registry.write() as session:
         reader = resolve_actor(session, "rad1")
         read = start_or_resume_draft(session, reader, "PML-0001")

@@ -60,7 +60,7 @@ class Panel:
 @pytest.fixture
 def panel(registry: Registry, tmp_path: Path, sandbox: ParserSandbox) -> Panel:  # noqa: F811
     """Case PML-0001 with one series, readers 1 and 2 and panel members 1 and 2 assigned."""
-    s = _setup(registry, tmp_path, sandbox)
+    s = _setup(registry, tmp_path, sandbox, assign_readers=False)
     with registry.write() as session:
         add_user(session, "reader3", "Reader Three", {Role.READER}, by=s.coordinator)
         for name, printed in (("panel1", "Dr Panel One"), ("panel2", "Dr Panel Two")):

@@ -15,7 +15,7 @@ from adjudication.lesions import Location
 from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
 from workbench.cases import NewCase, create_case
 from workbench.demo.dicom_series import new_uid, write_series
-from workbench.domain import Condition, SequenceClass, Sex
+from workbench.domain import CaseStatus, Condition, SequenceClass, Sex
 from workbench.importer import ParserSandbox, import_path
 from workbench.lesions.export import export_case_segs, export_seg_main
 from workbench.reads import (
@@ -30,7 +30,8 @@ from workbench.reads import (
 )
 from workbench.registry.db import Registry
 from workbench.registry.errors import ConflictError, PermissionDeniedError, ValidationError
-from workbench.registry.models import AuditEvent, Lesion, Read
+from workbench.registry.models import AuditEvent, Case, Lesion, Read
+from workbench.review_flow import assign
 from workbench.users import Actor, add_user, resolve_actor
 
 CASE = "PML-0001"
@@ -55,7 +56,11 @@ class Setup:
     series_uid: str
 
 
-def _setup(registry: Registry, tmp_path: Path, sandbox: ParserSandbox) -> Setup:
+def _setup(
+    registry: Registry, tmp_path: Path, sandbox: ParserSandbox, *, assign_readers: bool = True
+) -> Setup:
+    """Case PML-0001 with one imported series; with ``assign_readers``, readers 1 and 2 are
+    assigned to it (and it is in reading)."""
     with registry.write() as session:
         coordinator = resolve_actor(session, "coordinator")
         create_case(
@@ -93,6 +98,11 @@ def _setup(registry: Registry, tmp_path: Path, sandbox: ParserSandbox) -> Setup:
         sandbox=sandbox,
     )
     assert len(result.series_ids) == 1
+    if assign_readers:
+        with registry.write() as session:
+            case = session.scalars(select(Case).where(Case.registry_id == CASE)).one()
+            case.status = CaseStatus.READY
+            assign(session, coordinator, CASE, ["reader1", "reader2"], Role.READER)
     return Setup(registry, coordinator, reader, other, result.series_ids[0], uid)
 
 
@@ -258,18 +268,13 @@ def test_latest_draft_is_offered_after_a_restart(
 def test_export_seg_writes_a_seg_of_the_source_series(setup: Setup, tmp_path: Path) -> None:
     import highdicom as hd
 
-    from workbench.cases import get_case, update_case
     from workbench.reads import submit_read
-    from workbench.review_flow import assign
 
     read_id, _ = _save_two(setup)
     out = io.StringIO()
     with pytest.raises(PermissionDeniedError, match="blinded"):  # a draft is not exported
         export_seg_main(setup.registry, CASE, None, tmp_path / "early", out)
     with setup.registry.write() as session:
-        case = get_case(session, CASE)
-        update_case(session, setup.coordinator, CASE, case.version, {"status": "ready"})
-        assign(session, setup.coordinator, CASE, ["reader1"], Role.READER)
         read = session.get(Read, read_id)
         assert read is not None
         read = save_draft(
@@ -278,6 +283,12 @@ def test_export_seg_writes_a_seg_of_the_source_series(setup: Setup, tmp_path: Pa
             judgement=ImagingJudgement.YES,
         )  # fmt: skip
         submit_read(session, setup.reader, read.id, read.version)
+        other = start_or_resume_draft(session, setup.other_reader, CASE)
+        other = save_draft(
+            session, setup.other_reader, other.id, other.version,
+            lesions=[], judgement=ImagingJudgement.NO,
+        )  # fmt: skip
+        submit_read(session, setup.other_reader, other.id, other.version)
     assert export_seg_main(setup.registry, CASE, None, tmp_path / "out", out) == 0
     paths = [Path(line) for line in out.getvalue().splitlines()]
     assert [p.name for p in paths] == [f"{CASE}_read{read_id}_series{setup.series_id}.seg.dcm"]

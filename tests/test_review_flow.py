@@ -55,7 +55,7 @@ class Flow:
 @pytest.fixture
 def flow(registry: Registry, tmp_path: Path, sandbox: ParserSandbox) -> Flow:
     """A ready case with one series, readers 1 and 2, an unassigned reader 3, a panel member."""
-    s = _setup(registry, tmp_path, sandbox)
+    s = _setup(registry, tmp_path, sandbox, assign_readers=False)
     with registry.write() as session:
         add_user(session, "reader3", "Reader Three", {Role.READER}, by=s.coordinator)
         add_user(session, "panel1", "Panel One", {Role.PANEL}, by=s.coordinator)
@@ -320,3 +320,15 @@ def test_lesions_far_apart_are_discordant_by_mask(flow: Flow) -> None:
     assert result is not None
     assert result.fired == ("detection", "dice")
     assert _status(f.registry) is CaseStatus.DISCORDANT
+
+
+def test_a_reader_not_assigned_to_the_case_cannot_start_a_read(flow: Flow) -> None:
+    f = flow
+    _assign_both(f)
+    with (
+        f.registry.write() as session,
+        pytest.raises(PermissionDeniedError, match="not one of its assigned readers"),
+    ):
+        start_or_resume_draft(session, f.outsider, CASE)
+    with f.registry.read() as session:
+        assert session.scalars(select(Read)).first() is None

@@ -196,12 +196,16 @@ def _bench_pipeline(data: BenchData) -> Iterator[BenchRow]:
 
 def _bench_draft(data: BenchData) -> Iterator[BenchRow]:
     """Saving a reader's draft with 20 lesions on the 176×256×256 series (registry write)."""
+    from sqlalchemy import select
+
     from adjudication.vocabulary import Role
     from workbench.cases import NewCase, create_case
-    from workbench.domain import Condition, Sex
+    from workbench.domain import CaseStatus, Condition, Sex
     from workbench.importer import ParserSandbox, import_path
     from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
     from workbench.registry.db import Registry
+    from workbench.registry.models import Case
+    from workbench.review_flow import assign
     from workbench.users import add_user, resolve_actor
 
     registry = Registry.open(f"sqlite:///{data.root / 'draft.sqlite3'}")
@@ -224,6 +228,10 @@ def _bench_draft(data: BenchData) -> Iterator[BenchRow]:
             i, j, k = 40 + a * 40, 50 + b * 45, 40 + (n % 5) * 20
             labels[i - 4 : i + 4, j - 4 : j + 4, k - 3 : k + 3] = n
         with registry.write() as session:
+            session.scalars(
+                select(Case).where(Case.registry_id == "PML-D")
+            ).one().status = CaseStatus.READY
+            assign(session, coordinator, "PML-D", ["bench.reader"], Role.READER)
             reader = resolve_actor(session, "bench.reader")
             read = start_or_resume_draft(session, reader, "PML-D")
             state = {"id": read.id, "version": read.version}

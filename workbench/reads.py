@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from adjudication.lesions import Hemisphere, Location
 from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
@@ -392,7 +392,8 @@ def _read_snapshot(read: Read) -> dict[str, Any]:
 def start_or_resume_draft(session: Session, actor: Actor, registry_id: str) -> Read:
     """The actor's open draft of case ``registry_id``, created (and audited) if there is none.
 
-    Requires the reader role. A reader who already submitted a read of the case is refused:
+    Requires the reader role and assignment to the case as one of its readers. A reader who
+    already submitted a read of the case is refused:
     a correction is a new version with a reason, not a fresh draft.
     """
     actor.require(Role.READER, action="read cases")
@@ -400,6 +401,11 @@ def start_or_resume_draft(session: Session, actor: Actor, registry_id: str) -> R
     if case_id is None:
         raise NotFoundError(f"no case {registry_id!r} in this registry")
     reader_id = _user_id(session, actor)
+    if reader_id not in assigned_reader_ids(session, case_id):
+        raise PermissionDeniedError(
+            f"user {actor.username!r} may not read case {registry_id}: they are not one of its "
+            "assigned readers (a coordinator assigns them)"
+        )
     mine = list(
         session.scalars(
             select(Read)
@@ -556,7 +562,12 @@ def list_lesions(
     """
     read = _get_read(session, read_id)
     _check_may_see(session, actor, read)
-    rows = session.scalars(select(Lesion).where(Lesion.read_id == read_id).order_by(Lesion.label))
+    rows = session.scalars(
+        select(Lesion)
+        .where(Lesion.read_id == read_id)
+        .order_by(Lesion.label)
+        .options(defer(Lesion.mask))  # the summaries need no mask blobs
+    )
     return [_summary(row) for row in rows]
 
 

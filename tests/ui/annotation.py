@@ -4,6 +4,7 @@ and build a case with assigned readers and panel for the submit, review and hist
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,17 @@ class ReviewSetup:
     cache_root: Path
     series_id: int
     shape: tuple[int, int, int]
+
+
+def assign_readers(
+    registry: Registry, coordinator: Actor, registry_id: str, readers: Sequence[str]
+) -> None:
+    """Mark the case ready and assign ``readers`` to it: only assigned readers may read."""
+    with registry.write() as session:
+        case = session.scalars(select(Case).where(Case.registry_id == registry_id)).one()
+        update_case(session, coordinator, registry_id, case.version, {"status": CaseStatus.READY})
+    with registry.write() as session:
+        assign(session, coordinator, registry_id, list(readers), Role.READER)
 
 
 def review_setup(tmp_path: Path, readers: tuple[str, ...] = ("rad1", "rad2")) -> ReviewSetup:
@@ -113,11 +125,8 @@ def review_setup(tmp_path: Path, readers: tuple[str, ...] = ("rad1", "rad2")) ->
         )
         session.flush()
         series_id = series.id
+    assign_readers(registry, coordinator, REVIEW_CASE, readers)
     with registry.write() as session:
-        case = session.scalars(select(Case).where(Case.registry_id == REVIEW_CASE)).one()
-        update_case(session, coordinator, REVIEW_CASE, case.version, {"status": CaseStatus.READY})
-    with registry.write() as session:
-        assign(session, coordinator, REVIEW_CASE, list(readers), Role.READER)
         assign(session, coordinator, REVIEW_CASE, ["panel1", "panel2"], Role.PANEL)
     with registry.write() as session:
         users = {

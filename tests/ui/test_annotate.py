@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from adjudication.vocabulary import Role, TriState
-from tests.ui.annotation import paint_cube, unsaved
+from tests.ui.annotation import assign_readers, paint_cube, unsaved
 from workbench import cache
 from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
@@ -86,6 +86,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
                     cache_path=str(path),
                 ),
             )
+    assign_readers(registry, coordinator, CASE_ID, ["rad1"])
     with registry.write() as session:
         reader = resolve_actor(session, "rad1")
     yield Setup(registry, reader, coordinator, cache_root, affine)

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from adjudication.lesions import ContrastEnhancement, DwiPattern, Hemisphere, Location
 from adjudication.vocabulary import Role, TriState
-from tests.ui.annotation import paint_cube, unsaved
+from tests.ui.annotation import assign_readers, paint_cube, unsaved
 from workbench import cache
 from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
@@ -88,6 +88,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
             )
             session.flush()
             flair[day] = str(series.id)
+    assign_readers(registry, coordinator, CASE_ID, ["rad1"])
     with registry.write() as session:
         reader = resolve_actor(session, "rad1")
     yield Setup(registry, reader, cache_root, flair)

@@ -269,7 +269,7 @@ def test_before_every_read_is_in_the_panel_page_says_why_it_is_empty(
     assert not window.panel_action.isEnabled()  # no case open yet
     assert window.open_case(CASE)
     assert window.panel_action.isEnabled()
-    assert window.panel_action.shortcut().toString() == "Ctrl+Shift+P"
+    assert window.panel_action.shortcut().toString() == "Ctrl+Shift+D"
     assert window.open_panel()
     page = window.panel_page
     assert window.on_panel
@@ -515,7 +515,7 @@ def test_show_reads_on_images_outlines_each_reader_in_their_colour(
     assert page.images_button.isEnabled()
     qtbot.mouseClick(page.images_button, LEFT)
     assert window.reviewing
-    assert not window.panel_action.isEnabled()  # Ctrl+Shift+P is "prior vs current" here
+    assert not window.panel_action.isEnabled()  # the panel page is left for the images
     overlays = window.review.label_overlays(str(case.series_id))
     assert len(overlays) == 2
     by_reader = {layer.name.split(" ")[0]: layer for layer in overlays}

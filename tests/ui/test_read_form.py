@@ -381,3 +381,16 @@ def test_submit_dialog_screenshot(qtbot: QtBot, tmp_path: Path) -> None:
     image = QImage(str(png))
     assert image.width() >= 520
     assert image.height() >= 400
+
+
+def test_annotate_stays_off_for_a_user_without_the_reader_role(
+    qtbot: QtBot, setup: ReviewSetup
+) -> None:
+    window = review_window(qtbot, setup, setup.coordinator)
+    assert window.open_review(REVIEW_CASE)
+    action = window.review.annotate_action
+    assert not action.isEnabled()  # opening the workspace must not switch it back on
+    assert "holds no reader role" in action.toolTip()
+    reader = review_window(qtbot, setup, setup.users["rad1"])
+    assert reader.open_review(REVIEW_CASE)
+    assert reader.review.annotate_action.isEnabled()

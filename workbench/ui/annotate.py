@@ -445,6 +445,7 @@ class Annotator(QObject):
         self.panel.submit_button.clicked.connect(self.submit_action.trigger)
         self.panel.correct_button.clicked.connect(self.correct_action.trigger)
         action = workspace.annotate_action
+        workspace.annotation_allowed = self.can_annotate
         action.setEnabled(self.can_annotate)
         if not self.can_annotate:
             action.setToolTip(f"{actor.username} holds no reader role, which annotating needs")

@@ -3,7 +3,7 @@
 Opening a case's images (Case → Review images, Ctrl+R; the case page's button; a
 double-click on a series) swaps the list and page for the review workspace
 (:class:`~workbench.ui.review.ReviewWorkspace`) until "Back to case". Case → Panel
-(Ctrl+Shift+P) swaps them for the panel's page of the case
+(Ctrl+Shift+D, for decide) swaps them for the panel's page of the case
 (:class:`~workbench.ui.panel_view.PanelPage`) in the same way; its "Show reads on images"
 opens the review workspace with the reads outlined, and "Back to case" there returns to the
 panel page.
@@ -231,10 +231,8 @@ class MainWindow(QMainWindow):
         )
         self.review_action.triggered.connect(lambda: self.open_review())
         self.review_action.setEnabled(False)
-        # Ctrl+Shift+P is also the review workspace's "Prior vs current": the two are never
-        # enabled together (this one is off while the workspace is shown).
         self.panel_action = self._action(
-            "&Panel", "Ctrl+Shift+P", "The panel's page: reads side by side, engine, decision"
+            "&Panel", "Ctrl+Shift+D", "The panel's page: reads side by side, engine, decision"
         )
         self.panel_action.triggered.connect(lambda: self.open_panel())
         self.panel_action.setEnabled(False)

@@ -372,6 +372,8 @@ class ReviewWorkspace(QWidget):
         )
         self.annotate_action.setCheckable(True)
         self.annotate_action.setEnabled(False)
+        self.annotation_allowed = True
+        """Whether the acting user may annotate (the annotator says; readers only)."""
 
     @property
     def actions_for_menu(self) -> list[QAction | None]:
@@ -904,6 +906,7 @@ class ReviewWorkspace(QWidget):
         for action in self.actions_for_menu:
             if action is not None:
                 action.setEnabled(active)
+        self.annotate_action.setEnabled(active and self.annotation_allowed)
         self.reset_alignment_action.setEnabled(active and bool(self._transforms))
         self._sync_align_action()
 
