@@ -34,7 +34,7 @@ from workbench.labs import LabEntry, add_lab_result
 from workbench.panel import EngineView, propose_decision
 from workbench.reads import LesionDetails, LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry.db import Registry
-from workbench.registry.models import Adjudication, Case, Signature
+from workbench.registry.models import Adjudication, AuditEvent, Case, Signature
 from workbench.review_flow import assign, submit
 from workbench.ui.main_window import MainWindow
 from workbench.ui.panel_view import DecisionState, SignatureDialog, engine_html
@@ -437,6 +437,11 @@ def test_two_members_sign_through_the_dialog_and_the_decision_is_final(
     assert "definite PML" in dialog.summary_label.text()
     assert "ultrasensitive assay" in dialog.summary_label.text()
     assert count(case, Signature) == 0
+    with case.registry.read() as session:
+        refused = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "adjudication.signature_refused")
+        ).all()
+    assert list(refused) == ["panel.dubois"]  # the attempt is on record
 
     dialog.password_edit.setText(PASSWORDS["panel.dubois"])
     assert dialog.sign_button is not None

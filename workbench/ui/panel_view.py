@@ -77,7 +77,7 @@ from workbench.panel import (
     decisions_of_case,
     engine_now,
     propose_decision,
-    sign_decision,
+    sign,
 )
 from workbench.reads import (
     LesionSummary,
@@ -1565,15 +1565,15 @@ class PanelPage(QWidget):
     def _sign(self, decision_id: int, password: str, meaning: str) -> None:
         assert self._data is not None
         try:
-            with self.registry.write() as session:
-                sign_decision(
-                    session,
-                    self.actor,
-                    decision_id,
-                    password,
-                    meaning=meaning.strip() or None,
-                    config=self._data.config,
-                )
+            # In its own transaction: a refused password is recorded in the audit trail.
+            sign(
+                self.registry,
+                self.actor,
+                decision_id,
+                password,
+                meaning=meaning.strip() or None,
+                config=self._data.config,
+            )
         except (RegistryError, SQLAlchemyError) as exc:
             self.problem.emit(user_message(exc))
             raise
