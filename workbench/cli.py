@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("hanging", "prior-current"),
         help="hang the case's images by this protocol (needs --case; default: the user's last)",
     )
+    gui.add_argument(
+        "--tab",
+        choices=("imaging", "labs", "clinical", "review", "history"),
+        help="show this tab of the case page (needs --case)",
+    )
+    gui.add_argument(
+        "--panel", action="store_true", help="open the panel's page of the case (needs --case)"
+    )
     gui.set_defaults(run=_cmd_gui)
 
     demo = commands.add_parser("demo", help="build the demo registry, then open the window")
@@ -361,8 +369,11 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     from workbench.ui.app import run
     from workbench.users import default_username
 
-    if (args.layout or args.protocol) and not args.case:
-        print("error: --layout and --protocol need --case ID", file=sys.stderr)
+    if (args.layout or args.protocol or args.tab or args.panel) and not args.case:
+        print("error: --layout, --protocol, --tab and --panel need --case ID", file=sys.stderr)
+        return EXIT_USAGE
+    if args.panel and (args.layout or args.protocol):
+        print("error: --panel opens the panel's page, not the images", file=sys.stderr)
         return EXIT_USAGE
     username = (args.user or default_username()).lower()
     return run(
@@ -372,6 +383,8 @@ def _cmd_gui(args: argparse.Namespace) -> int:
         case=args.case,
         layout=args.layout,
         protocol=args.protocol,
+        tab=args.tab,
+        panel=args.panel,
     )
 
 

@@ -58,3 +58,23 @@ def test_window_on_the_demo_registry(
     shot = tmp_path / "demo.png"
     assert window.grab().save(str(shot))
     assert shot.stat().st_size > 10_000
+
+
+def test_gui_opens_a_case_on_the_panel_page_or_a_tab(
+    qapp: object, demo_registry: tuple[Registry, Path], tmp_path: Path, capsys
+) -> None:
+    from PyQt6.QtGui import QImage
+
+    from workbench.cli import main
+
+    registry, _ = demo_registry
+    argv = ["--db", registry.url, "--user", "panel.dubois", "gui", "--case", "PML-DEMO-010"]
+    assert main([*argv, "--panel", "--screenshot", str(tmp_path / "panel.png")]) == 0
+    assert QImage(str(tmp_path / "panel.png")).width() == 1280
+    history = ["--db", registry.url, "--user", "tester", "gui", "--case", "PML-DEMO-006"]
+    history += ["--tab", "history"]
+    assert main([*history, "--screenshot", str(tmp_path / "history.png")]) == 0
+    assert main(["--db", registry.url, "gui", "--panel"]) == 2
+    assert "need --case" in capsys.readouterr().err
+    assert main([*argv, "--panel", "--layout", "2x2"]) == 2
+    assert "--panel opens the panel's page" in capsys.readouterr().err

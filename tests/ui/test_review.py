@@ -765,7 +765,7 @@ def test_gui_command_with_layout_writes_the_review_screenshot(
     image = QImage(str(png))
     assert (image.width(), image.height()) == (1280, 800)
     assert cli_main(["--db", registry.url, "gui", "--layout", "2x2"]) == 2
-    assert "--layout and --protocol need --case" in capsys.readouterr().err
+    assert "--layout, --protocol, --tab and --panel need --case" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main([*argv, "--layout", "4x4"])
 

@@ -75,6 +75,8 @@ def run(
     case: str | None = None,
     layout: str | GridLayout | None = None,
     protocol: str | ReviewProtocol | None = None,
+    tab: str | None = None,
+    panel: bool = False,
 ) -> int:
     """Show the main window on the registry of ``settings`` as ``username``.
 
@@ -83,7 +85,8 @@ def run(
     open that case's page; with ``case`` and ``layout`` (``"1x1"``, ``"1x2"``, ``"2x2"``,
     ``"2x3"``) and/or ``protocol`` (``"hanging"``, ``"prior-current"``), open its images in
     the review workspace in that layout and protocol (the user's remembered ones stand in
-    for the one not given, and neither is remembered). Returns the exit status: 0, or 1
+    for the one not given, and neither is remembered); with ``tab``, show that tab of the case
+    page; with ``panel``, open the panel's page of the case. Returns the exit status: 0, or 1
     when the registry cannot be opened (or, in screenshot mode, anything went wrong).
     """
     try:
@@ -92,8 +95,8 @@ def run(
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if (grid is not None or hanging is not None) and not case:
-        print("error: a review layout or protocol needs a case to review", file=sys.stderr)
+    if (grid is not None or hanging is not None or tab or panel) and not case:
+        print("error: a review layout, protocol, tab or panel needs a case", file=sys.stderr)
         return EXIT_ERROR
     app = application()
     try:
@@ -106,8 +109,13 @@ def run(
         return EXIT_ERROR
     try:
         window = MainWindow(registry, actor, quiet=screenshot is not None)
-        if case and window.open_case(case) and (grid is not None or hanging is not None):
-            window.open_review(case, layout=grid, protocol=hanging)
+        if case and window.open_case(case):
+            if tab:
+                window.case_page.show_tab(tab)
+            if panel:
+                window.open_panel(case)
+            elif grid is not None or hanging is not None:
+                window.open_review(case, layout=grid, protocol=hanging)
         if screenshot is not None:
             return _screenshot(app, window, screenshot)
         window.show()

@@ -170,6 +170,8 @@ class CasePage(QWidget):
         self.tabs.addTab(self.review_tab, "Review")
         self.history_view = HistoryView()
         self.tabs.addTab(self.history_view, "History")
+        self.tab_names = ("imaging", "labs", "clinical", "review", "history")
+        """The tabs by name, in order (``gui --tab NAME``)."""
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
@@ -303,6 +305,10 @@ class CasePage(QWidget):
         return page
 
     # --- showing -------------------------------------------------------------------------
+
+    def show_tab(self, name: str) -> None:
+        """Bring tab ``name`` (one of :attr:`tab_names`) to the front."""
+        self.tabs.setCurrentIndex(self.tab_names.index(name))
 
     @property
     def detail(self) -> CaseDetail | None:
