@@ -930,6 +930,29 @@ class Annotator(QObject):
             return False
         return self.save()
 
+    def _write_draft(
+        self,
+        session: Session,
+        drafts: list[LesionDraft],
+        judgement: ImagingJudgement | None,
+        confidence: int | None,
+        comment: str | None,
+    ) -> Read:
+        """Save the whole draft (lesions and the reader's choices) in ``session``."""
+        assert self.read_id is not None
+        assert self.version is not None
+        return save_draft(
+            session,
+            self.actor,
+            self.read_id,
+            self.version,
+            lesions=drafts,
+            judgement=judgement,
+            confidence=confidence,
+            comment=comment,
+            features=self.read_features,
+        )
+
     def _lesion_drafts(self, labels: np.ndarray) -> list[LesionDraft]:
         """The whole draft's label maps: ``labels`` of the edited series and the others."""
         assert self.series_id is not None
@@ -971,16 +994,8 @@ class Annotator(QObject):
         try:
             drafts = self._lesion_drafts(labels)
             with self.registry.write() as session:
-                read = save_draft(
-                    session,
-                    self.actor,
-                    self.read_id,
-                    self.version,
-                    lesions=drafts,
-                    judgement=self.judgement,
-                    confidence=self.confidence,
-                    comment=self.comment,
-                    features=self.read_features,
+                read = self._write_draft(
+                    session, drafts, self.judgement, self.confidence, self.comment
                 )
                 version = read.version
         except ConflictError as exc:
@@ -1091,16 +1106,8 @@ class Annotator(QObject):
         try:
             drafts = self._lesion_drafts(labels)
             with self.registry.write() as session:
-                read = save_draft(
-                    session,
-                    self.actor,
-                    self.read_id,
-                    self.version,
-                    lesions=drafts,
-                    judgement=choices.judgement,
-                    confidence=choices.confidence,
-                    comment=choices.comment,
-                    features=self.read_features,
+                read = self._write_draft(
+                    session, drafts, choices.judgement, choices.confidence, choices.comment
                 )
                 read, result = review_flow.submit(session, self.actor, read.id, read.version)
                 outcome = outcome_text(

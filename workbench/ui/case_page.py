@@ -102,6 +102,35 @@ def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QT
     return item
 
 
+def fill_lab_table(table: QTableWidget, labs: Sequence[LabRow], *, notes: bool) -> None:
+    """Fill ``table`` with one row per lab result (test, day, result, value, unit, LOD, LOQ,
+    assay and, with ``notes``, the note); CSF JCV PCR rows are tinted, test and result bold."""
+    table.setRowCount(0)
+    table.setRowCount(len(labs))
+    tint = QBrush(QColor(CSF_PCR_TINT))
+    bold = QFont(table.font())
+    bold.setBold(True)
+    for row, lab in enumerate(labs):
+        cells = [
+            _item(lab.test_label),
+            _item(format_day(lab.day), numeric=True),
+            _item(result_label(lab.result)),
+            _item(format_number(lab.value), numeric=True),
+            _item(lab.unit or ""),
+            _item(format_number(lab.lod), numeric=True, tooltip="limit of detection"),
+            _item(format_number(lab.loq), numeric=True, tooltip="limit of quantification"),
+            _item(lab.assay or "", tooltip=lab.assay),
+        ]
+        if notes:
+            cells.append(_item(lab.note or "", tooltip=lab.note))
+        for column, cell in enumerate(cells):
+            if lab.is_csf_jcv_pcr:
+                cell.setBackground(tint)
+                if column in (0, 2):
+                    cell.setFont(bold)
+            table.setItem(row, column, cell)
+
+
 class CasePage(QWidget):
     """One case, read-only, with an "Add lab result…" button.
 
@@ -418,30 +447,7 @@ class CasePage(QWidget):
             )
 
     def _fill_labs(self, labs: Sequence[LabRow]) -> None:
-        table = self.labs_table
-        table.setRowCount(0)
-        table.setRowCount(len(labs))
-        tint = QBrush(QColor(CSF_PCR_TINT))
-        bold = QFont(table.font())
-        bold.setBold(True)
-        for row, lab in enumerate(labs):
-            cells = [
-                _item(lab.test_label),
-                _item(format_day(lab.day), numeric=True),
-                _item(result_label(lab.result)),
-                _item(format_number(lab.value), numeric=True),
-                _item(lab.unit or ""),
-                _item(format_number(lab.lod), numeric=True, tooltip="limit of detection"),
-                _item(format_number(lab.loq), numeric=True, tooltip="limit of quantification"),
-                _item(lab.assay or "", tooltip=lab.assay),
-                _item(lab.note or "", tooltip=lab.note),
-            ]
-            for column, cell in enumerate(cells):
-                if lab.is_csf_jcv_pcr:
-                    cell.setBackground(tint)
-                    if column in (0, 2):
-                        cell.setFont(bold)
-                table.setItem(row, column, cell)
+        fill_lab_table(self.labs_table, labs, notes=True)
         csf = sum(1 for lab in labs if lab.is_csf_jcv_pcr)
         if labs:
             self.labs_hint.setText(

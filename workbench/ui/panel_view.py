@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -95,9 +95,9 @@ from workbench.ui.case_detail import (
     case_detail,
     format_day,
     format_number,
-    result_label,
     tristate_label,
 )
+from workbench.ui.case_page import fill_lab_table
 from workbench.ui.dialogs import user_message
 from workbench.ui.lesion_details import FEATURES, pretty
 from workbench.ui.review import ReviewWorkspace
@@ -105,7 +105,6 @@ from workbench.ui.review_data import ReviewCase, review_case
 from workbench.ui.theme import (
     ACCENT,
     BORDER,
-    CSF_PCR_TINT,
     ERROR,
     MUTED,
     PANEL,
@@ -1446,27 +1445,7 @@ class PanelPage(QWidget):
         detail = data.detail
         assert detail is not None
         table = self.labs_table
-        table.setRowCount(len(detail.labs))
-        tint = QBrush(QColor(CSF_PCR_TINT))
-        bold = QFont(table.font())
-        bold.setBold(True)
-        for row, lab in enumerate(detail.labs):
-            cells = (
-                _item(lab.test_label),
-                _item(format_day(lab.day), numeric=True),
-                _item(result_label(lab.result)),
-                _item(format_number(lab.value), numeric=True),
-                _item(lab.unit or ""),
-                _item(format_number(lab.lod), numeric=True, tooltip="limit of detection"),
-                _item(format_number(lab.loq), numeric=True, tooltip="limit of quantification"),
-                _item(lab.assay or "", tooltip=lab.assay),
-            )
-            for column, cell in enumerate(cells):
-                if lab.is_csf_jcv_pcr:
-                    cell.setBackground(tint)
-                    if column in (0, 2):
-                        cell.setFont(bold)
-                table.setItem(row, column, cell)
+        fill_lab_table(table, detail.labs, notes=False)
         _fit_height(table)
         table.setVisible(bool(detail.labs))
         parts = [] if detail.labs else [f"<p style='color:{MUTED}'>No lab results.</p>"]
