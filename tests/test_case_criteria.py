@@ -12,6 +12,7 @@ from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, Sex
 from workbench.labs import LabEntry, add_lab_result
 from workbench.reads import save_draft, start_or_resume_draft, submit_read
 from workbench.registry.db import Registry
+from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.models import Adjudication, Case, User
 from workbench.review_flow import assign
 from workbench.users import Actor, add_user, resolve_actor
@@ -70,7 +71,7 @@ def test_reclassify_reports_a_decision_the_criteria_no_longer_give(
     _case(registry, coordinator, pcr=LabQualitative.DETECTED_BELOW_LOQ)
     _submitted_read(registry, coordinator, ImagingJudgement.YES)
     with registry.read() as session:
-        (row,) = reclassify(session)
+        (row,) = reclassify(session, coordinator)
     assert row.result.certainty == Certainty.DEFINITE  # below the LOQ still counts as detected
     assert row.decided is None
     assert not row.changes
@@ -87,7 +88,7 @@ def test_reclassify_reports_a_decision_the_criteria_no_longer_give(
             )
         )
     with registry.read() as session:
-        (row,) = reclassify(session)
+        (row,) = reclassify(session, coordinator)
     assert row.decided == Certainty.PROBABLE
     assert row.changes
 
@@ -111,6 +112,29 @@ def test_reclassify_command_on_the_demo(capsys: pytest.CaptureFixture[str], demo
     from workbench.cli import main
 
     registry, _ = demo_registry
-    assert main(["--db", registry.url, "reclassify"]) == 0
+    assert main(["--db", registry.url, "--user", "tester", "reclassify"]) == 0
     out = capsys.readouterr().out
     assert "10 case(s): 1 would change category, 7 without a final decision yet" in out
+
+
+def test_imaging_stays_blinded_until_every_assigned_read_is_in(
+    registry: Registry, coordinator: Actor
+) -> None:
+    _case(registry, coordinator, pcr=None)
+    _submitted_read(registry, coordinator, ImagingJudgement.YES)
+    with registry.write() as session:
+        add_user(session, "rad2", "Dr Second", {Role.READER}, by=coordinator)
+        assign(session, coordinator, "PML-0001", ["rad2"], Role.READER)
+    with registry.read() as session:
+        derived = case_inputs(session, get_case(session, "PML-0001"))
+    assert derived.inputs.imaging_findings == TriState.NOT_ASSESSED
+    assert "imaging: waiting for the reads (1 of 2 assigned submitted)" in derived.derivation
+
+
+def test_reclassify_is_for_coordinators(registry: Registry, coordinator: Actor) -> None:
+    _case(registry, coordinator, pcr=None)
+    _submitted_read(registry, coordinator, ImagingJudgement.YES)
+    with registry.read() as session:
+        reader = resolve_actor(session, "rad1")
+        with pytest.raises(PermissionDeniedError, match="re-classify the registry"):
+            reclassify(session, reader)

@@ -19,6 +19,7 @@ from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
 from workbench.importer import ParserSandbox
 from workbench.panel import (
+    MAX_REFUSED_SIGNATURES,
     DecisionState,
     SignatureRefusedError,
     case_history,
@@ -388,3 +389,18 @@ def test_a_proposal_is_weighed_with_its_own_alternative_diagnosis(panel: Panel) 
         # Not yet final: the case's own inputs do not take the pending finding.
         case = session.scalars(select(Case).where(Case.registry_id == CASE)).one()
         assert not case_inputs(session, case).inputs.alternative_diagnosis
+
+
+def test_signing_locks_after_repeated_wrong_passwords(panel: Panel) -> None:
+    p = panel
+    _read(p, p.s.reader, ImagingJudgement.YES)
+    _read(p, p.s.other_reader, ImagingJudgement.YES)
+    decision_id = _propose(p, p.panel1, PROBABLE)
+    for _ in range(MAX_REFUSED_SIGNATURES):
+        with pytest.raises(SignatureRefusedError):
+            sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG)
+    with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1'"):
+        sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG)
+    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)  # others may
+    (decision,) = _decisions(p)
+    assert [s.username for s in decision.signatures] == ["panel2"]

@@ -4,8 +4,9 @@ The engine (:mod:`adjudication.criteria`) takes three-valued findings; this modu
 each comes from, and records how it was derived so a panel can check it:
 
 - clinical features: the case's "clinical features consistent with PML";
-- imaging: the submitted reads' judgements (all yes → present, all no → absent; none,
-  equivocal or disagreeing reads → not assessed, for the panel to decide);
+- imaging: the submitted reads' judgements once every assigned read is in (all yes →
+  present, all no → absent; equivocal or disagreeing reads → not assessed, for the panel to
+  decide); before that, not assessed;
 - CSF JCV PCR: the latest CSF PCR with a result (detected, also below the LOQ → detected), its
   assay's LOD in copies/mL when the unit allows, and the days since the first symptom;
 - histopathology: the latest biopsy/autopsy record;
@@ -29,9 +30,11 @@ from adjudication.criteria import (
     TriadInput,
     evaluate,
 )
-from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, TriState
+from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, Role, TriState
 from workbench.domain import LabQualitative, LabTest
+from workbench.reads import all_reads_in, assigned_reader_ids
 from workbench.registry.models import Adjudication, Case, Read
+from workbench.users import Actor
 
 _PCR = {
     LabQualitative.DETECTED: PcrInput.DETECTED,
@@ -78,7 +81,15 @@ def case_inputs(session: Session, case: Case) -> CaseInputs:
     """The engine's inputs for ``case`` (its collections must be loadable in ``session``)."""
     notes = [f"clinical features: recorded as {case.clinical_consistent.value}"]
     reads = list(session.scalars(select(Read).where(Read.case_id == case.id)))
-    imaging, note = _imaging(reads)
+    if all_reads_in(session, case.id):
+        imaging, note = _imaging(reads)
+    else:
+        # Judgements stay blinded until every assigned read is in, for the engine too: a
+        # partial set would say more than the data layer lets anyone see.
+        assigned = len(assigned_reader_ids(session, case.id))
+        done = sum(1 for r in reads if r.status == ReadStatus.SUBMITTED)
+        imaging = TriState.NOT_ASSESSED
+        note = f"imaging: waiting for the reads ({done} of {assigned} assigned submitted)"
     notes.append(note)
 
     pcr, lod, days = PcrInput.NOT_DONE, None, None
@@ -166,8 +177,13 @@ class Reclassification:
         }
 
 
-def reclassify(session: Session) -> list[Reclassification]:
-    """Re-run the engine over every case of the registry, by registry id."""
+def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
+    """Re-run the engine over every case of the registry, by registry id.
+
+    A registry-wide report of decisions and of the evidence behind them: coordinators and
+    administrators only.
+    """
+    actor.require(Role.COORDINATOR, Role.ADMIN, action="re-classify the registry")
     cases = session.scalars(
         select(Case)
         .order_by(Case.registry_id)

@@ -737,8 +737,9 @@ def _cmd_reclassify(args: argparse.Namespace) -> int:
     from workbench.case_criteria import reclassify
 
     registry = _open(args)
+    actor = _actor(args, registry)
     with registry.read() as session:
-        rows = reclassify(session)
+        rows = reclassify(session, actor)
     registry.close()
     if args.json:
         print(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))

@@ -55,6 +55,7 @@ from workbench.registry.models import (
     Read,
     Signature,
     User,
+    utcnow,
 )
 from workbench.review_config import ReviewConfig, load_review_config
 from workbench.users import Actor, check_password
@@ -455,6 +456,7 @@ def sign_decision(
             f"user {actor.username!r} has no password set, and a signature needs one; set it "
             "with 'pml-workbench user passwd'"
         )
+    _check_not_locked_out(session, actor)
     if not check_password(password, user.password_hash):
         raise SignatureRefusedError(
             f"signature refused: the password of {actor.username!r} does not match; nothing "
@@ -524,6 +526,37 @@ def sign_decision(
             reason=decision.change_reason,
         )
     return decision
+
+
+MAX_REFUSED_SIGNATURES = 5
+"""Wrong passwords within :data:`LOCKOUT` after which signing is locked for the user."""
+LOCKOUT = dt.timedelta(minutes=15)
+
+
+def _check_not_locked_out(session: Session, actor: Actor) -> None:
+    """Refuse signing after :data:`MAX_REFUSED_SIGNATURES` wrong passwords in :data:`LOCKOUT`."""
+    since = utcnow() - LOCKOUT
+    refused = list(
+        session.scalars(
+            select(AuditEvent.occurred_at)
+            .where(
+                AuditEvent.action == "adjudication.signature_refused",
+                AuditEvent.actor == actor.username,
+                AuditEvent.occurred_at >= since,
+            )
+            .order_by(AuditEvent.occurred_at)
+        )
+    )
+    if len(refused) >= MAX_REFUSED_SIGNATURES:
+        first = refused[-MAX_REFUSED_SIGNATURES]
+        if first.tzinfo is not None:
+            first = first.astimezone(dt.UTC)
+        until = first + LOCKOUT
+        raise PermissionDeniedError(
+            f"signing is locked for {actor.username!r} after {len(refused)} wrong passwords "
+            f"in {LOCKOUT.seconds // 60} minutes; try again after {until:%H:%M} UTC (the "
+            "attempts are in the audit trail)"
+        )
 
 
 class SignatureRefusedError(PermissionDeniedError):
