@@ -2,9 +2,10 @@
 the review status and the case's history.
 
 It shows a :class:`~workbench.ui.case_detail.CaseDetail` (plain values) and asks the window,
-through :attr:`CasePage.add_lab_requested`, to open the lab form; it never touches the
-registry itself. The Review and History tabs show what the registry let the acting user see
-(the values are blinded when they are loaded, not here).
+through :attr:`CasePage.add_lab_requested` and :attr:`CasePage.assign_requested`, to open the
+lab and assignment forms; it never touches the registry itself. The Review and History tabs
+show what the registry let the acting user see (the values are blinded when they are loaded,
+not here).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def fill_lab_table(table: QTableWidget, labs: Sequence[LabRow], *, notes: bool) 
 
 
 class CasePage(QWidget):
-    """One case, read-only, with an "Add lab result…" button.
+    """One case, read-only, with "Add lab result…" and "Assign readers and panel…" buttons.
 
     Call :meth:`show_case` with fresh values after every change.
     """
@@ -141,6 +142,8 @@ class CasePage(QWidget):
     """The user asked to add a lab result to the case of this registry id."""
     import_images_requested = pyqtSignal(str)
     """The user asked to import images into the case of this registry id."""
+    assign_requested = pyqtSignal(str)
+    """The user asked to assign readers and panel members to the case of this registry id."""
     review_requested = pyqtSignal(str, object)
     """``(registry id, (timepoint index, series index) or None)``: the user asked to review
     the case's images (from the button, or by double-clicking a series or a timepoint)."""
@@ -287,6 +290,12 @@ class CasePage(QWidget):
         self.review_hint = QLabel()
         self.review_hint.setObjectName("muted")
         self.review_hint.setWordWrap(True)
+        self.assign_button = QPushButton("Assign readers and panel…")
+        self.assign_button.setToolTip("Choose the case's readers and panel members")
+        self.assign_button.clicked.connect(self._assign_clicked)
+        top = QHBoxLayout()
+        top.addWidget(self.review_hint, 1)
+        top.addWidget(self.assign_button)
         self.reads_table = _readonly_table(READ_COLUMNS)
         self.reads_note = QLabel()
         self.reads_note.setObjectName("muted")
@@ -326,7 +335,7 @@ class CasePage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.review_hint)
+        layout.addLayout(top)
         layout.addWidget(reads, 3)
         layout.addWidget(outcome, 2)
         layout.addWidget(decision)
@@ -644,6 +653,10 @@ class CasePage(QWidget):
             self._request_review((int(position[0]), int(position[1])))
         else:
             self._request_review(None)
+
+    def _assign_clicked(self) -> None:
+        if self._detail is not None:
+            self.assign_requested.emit(self._detail.registry_id)
 
     def _add_lab_clicked(self) -> None:
         if self._detail is not None:

@@ -46,7 +46,9 @@ from workbench.reads import latest_draft
 from workbench.registry.db import Registry
 from workbench.registry.errors import NotFoundError, RegistryError
 from workbench.registry.models import Case
+from workbench.review_flow import assign
 from workbench.ui.annotate import Annotator
+from workbench.ui.assign_dialog import AssignDialog, assign_choices
 from workbench.ui.case_detail import CaseDetail, case_detail, elide_middle
 from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
@@ -125,6 +127,7 @@ class MainWindow(QMainWindow):
         self.cache_root = cache_root or data_dir() / "cache"
         self.sandbox = sandbox
         self.last_import_dialog: ImportImagesDialog | None = None
+        self.last_assign_dialog: AssignDialog | None = None
         self.registry = registry
         self.actor = actor
         self.quiet = quiet
@@ -170,6 +173,7 @@ class MainWindow(QMainWindow):
 
         self.case_list.case_selected.connect(self._case_selected)
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
+        self.case_page.assign_requested.connect(self.open_assign_dialog)
         self.case_page.import_images_requested.connect(self.open_import_dialog)
         self.case_page.review_requested.connect(self._review_requested)
         self.review.back_requested.connect(self.back_to_case)
@@ -236,6 +240,12 @@ class MainWindow(QMainWindow):
         )
         self.panel_action.triggered.connect(lambda: self.open_panel())
         self.panel_action.setEnabled(False)
+        self.assign_action = self._action(
+            "&Assign readers…", None, "Assign the open case's readers and panel members"
+        )
+        self.assign_action.triggered.connect(lambda: self.open_assign_dialog())
+        self._assign_tip = self.assign_action.toolTip()
+        self._update_assign_action()
         self.shortcuts_action = self._action(
             "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
         )
@@ -269,6 +279,8 @@ class MainWindow(QMainWindow):
         assert case_menu is not None
         case_menu.addAction(self.review_action)
         case_menu.addAction(self.panel_action)
+        case_menu.addAction(self.assign_action)
+        case_menu.setToolTipsVisible(True)  # a disabled action says why
         case_menu.addSeparator()
         case_menu.addAction(self.add_lab_action)
         case_menu.addAction(self.find_action)
@@ -370,6 +382,7 @@ class MainWindow(QMainWindow):
         self.import_images_action.setEnabled(self.can_enter_data)
         self.review_action.setEnabled(bool(review.series))
         self.panel_action.setEnabled(not self.reviewing)
+        self._update_assign_action()
         if self.reviewing:
             if review.series:
                 self.review.show_case(review)
@@ -391,6 +404,26 @@ class MainWindow(QMainWindow):
         self.import_images_action.setEnabled(False)
         self.review_action.setEnabled(False)
         self.panel_action.setEnabled(False)
+        self._update_assign_action()
+
+    def _update_assign_action(self) -> None:
+        """Assignment needs the coordinator or admin role and an open case; say which is
+        missing where the action and the case page's button are disabled."""
+        if not self.can_enter_data:
+            why = (
+                f"{self.actor.username} holds no coordinator or admin role, which assigning "
+                "readers needs"
+            )
+        elif self._open_id is None:
+            why = "Open a case first, then assign its readers and panel"
+        else:
+            why = ""
+        self.assign_action.setEnabled(not why)
+        self.assign_action.setToolTip(why or self._assign_tip)
+        self.assign_action.setStatusTip(why or self._assign_tip)
+        button = self.case_page.assign_button
+        button.setEnabled(not why)
+        button.setToolTip(why or "Choose the case's readers and panel members")
 
     def _case_selected(self, registry_id: str) -> None:
         self.open_case(registry_id)
@@ -612,6 +645,44 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(self._lab_saved)
         dialog.open()
         return dialog
+
+    def open_assign_dialog(self, registry_id: str | None = None) -> AssignDialog | None:
+        """Open the assignment form for ``registry_id`` (default: the open case),
+        non-blocking; it saves through :meth:`save_assignment`."""
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then assign its readers.")
+            return None
+        try:
+            with self.registry.read() as session:
+                choices = assign_choices(session, target)
+        except (RegistryError, SQLAlchemyError) as exc:
+            self.report_error("Cannot read the registry", user_message(exc))
+            return None
+        dialog = AssignDialog(
+            choices, lambda readers, panel: self.save_assignment(target, readers, panel), self
+        )
+        dialog.assigned.connect(self._assigned)
+        self.last_assign_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def save_assignment(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
+        """Assign ``readers`` and ``panel`` members to the case in one transaction (raises
+        what the registry raises; then neither is written)."""
+        with self.registry.write() as session:
+            if readers:
+                assign(session, self.actor, registry_id, readers, Role.READER)
+            if panel:
+                assign(session, self.actor, registry_id, panel, Role.PANEL)
+
+    def _assigned(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        self.case_page.show_tab("review")
+        who = [f"{len(readers)} reader(s)"] if readers else []
+        who += [f"{len(panel)} panel member(s)"] if panel else []
+        self._status(f"Assigned {', '.join(who)} to {registry_id}")  # the badge shows its status
 
     def open_import_dialog(self, registry_id: str | None = None) -> ImportImagesDialog | None:
         """Open the image import for ``registry_id`` (default: the open case), non-blocking."""

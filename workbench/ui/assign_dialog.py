@@ -1,0 +1,317 @@
+"""The form a coordinator assigns a case's readers and panel members with.
+
+:func:`assign_choices` copies, while the window's read session is open, who may be assigned
+to a case and who already is (plain values, no ORM). :class:`AssignDialog` shows them as two
+checkable lists and hands the newly ticked usernames to a *save* callback from the window,
+which calls :func:`workbench.review_flow.assign` for both roles in one registry transaction.
+The data layer decides: a refusal (an incomplete case, a user who lost the role) keeps the
+form open with the ticks as they were and the message in red, and nothing is written.
+
+There is no unassign: an assignment already made is shown ticked and cannot be unticked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QDialogButtonBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adjudication.vocabulary import Role
+from workbench.cases import get_case
+from workbench.domain import CaseStatus
+from workbench.registry.errors import ValidationError
+from workbench.registry.models import ReaderAssignment
+from workbench.ui.dialogs import FormDialog
+from workbench.ui.theme import ACCENT, BASE, BORDER, MUTED
+from workbench.users import list_users
+
+_ROLE_NAMES = {Role.READER: "reader", Role.PANEL: "panel member"}
+_CHECK_STYLE = f"""
+QListWidget::item {{ padding: 2px 0; }}
+QListWidget::indicator {{
+    width: 12px; height: 12px; border: 1px solid #6b7480; border-radius: 2px;
+    background: {BASE};
+}}
+QListWidget::indicator:hover {{ border-color: {ACCENT}; }}
+QListWidget::indicator:checked {{ border-color: {ACCENT}; background: {ACCENT}; }}
+QListWidget::indicator:disabled {{ border-color: {BORDER}; }}
+QListWidget::indicator:checked:disabled {{ border-color: {MUTED}; background: {MUTED}; }}
+"""
+"""Fusion's dark palette draws no box around an unticked item: outline every box, fill the
+ticked ones (blue when newly ticked, grey when already assigned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A user one of the dialog's lists shows."""
+
+    username: str
+    display_name: str
+    active: bool
+    assigned: frozenset[Role]
+    """The roles the user is assigned in on this case (reader, panel; normally one at most)."""
+
+    @property
+    def label(self) -> str:
+        """``Printed Name (username)``."""
+        return f"{self.display_name} ({self.username})"
+
+
+@dataclass(frozen=True, slots=True)
+class AssignChoices:
+    """Who may be assigned to one case, and who is."""
+
+    registry_id: str
+    status: CaseStatus
+    readers_required: int
+    readers: tuple[Candidate, ...]
+    """Active holders of the reader role, and everyone assigned as reader, by username."""
+    panel: tuple[Candidate, ...]
+    """Active holders of the panel role, and everyone assigned to the panel, by username."""
+
+
+def assign_choices(session: Session, registry_id: str) -> AssignChoices:
+    """The users the assignment form offers for ``registry_id``; raises ``NotFoundError``.
+
+    Inactive users are not offered; one already assigned is still listed (ticked), so the
+    lists account for every assignment the case has.
+    """
+    case = get_case(session, registry_id)
+    assigned: dict[int, set[Role]] = {}
+    for user_id, role in session.execute(
+        select(ReaderAssignment.user_id, ReaderAssignment.role).where(
+            ReaderAssignment.case_id == case.id
+        )
+    ):
+        assigned.setdefault(user_id, set()).add(Role(role))
+    lists: dict[Role, list[Candidate]] = {Role.READER: [], Role.PANEL: []}
+    for user in list_users(session):
+        roles = frozenset(assigned.get(user.id, ()))
+        candidate = Candidate(user.username, user.display_name, user.active, roles)
+        for role, members in lists.items():
+            if role in roles or (user.active and user.has_role(role)):
+                members.append(candidate)
+    return AssignChoices(
+        registry_id=case.registry_id,
+        status=case.status,
+        readers_required=case.readers_required,
+        readers=tuple(lists[Role.READER]),
+        panel=tuple(lists[Role.PANEL]),
+    )
+
+
+class AssignDialog(FormDialog):
+    """Two checkable lists, readers and panel members, of one case.
+
+    Users already assigned are ticked and disabled; a user assigned (or ticked) in the other
+    role is disabled, with a tooltip saying why. Assign (the OK button) hands the newly ticked
+    usernames to ``save(readers, panel)`` and emits :attr:`assigned` once saved.
+    """
+
+    assigned = pyqtSignal(str, list, list)
+    """``(registry id, readers, panel members)`` newly assigned, once written."""
+
+    def __init__(
+        self,
+        choices: AssignChoices,
+        save: Callable[[list[str], list[str]], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(f"Assign readers and panel — {choices.registry_id}", parent)
+        self.choices = choices
+        self._save = save
+        self._updating = False
+
+        heading = QLabel(f"Case <b>{choices.registry_id}</b> · {choices.status.label}")
+        self.reader_list = self._list(choices.readers, Role.READER)
+        self.panel_list = self._list(choices.panel, Role.PANEL)
+        self.count_label = QLabel()
+        self.count_label.setWordWrap(True)
+
+        readers = QGroupBox("Readers")
+        readers_layout = QVBoxLayout(readers)
+        readers_layout.addWidget(self.reader_list, 1)
+        readers_layout.addWidget(self.count_label)
+        panel = QGroupBox("Panel members")
+        panel_layout = QVBoxLayout(panel)
+        panel_layout.addWidget(self.panel_list, 1)
+        self.panel_count_label = QLabel()
+        panel_layout.addWidget(self.panel_count_label)
+        lists = QHBoxLayout()
+        lists.addWidget(readers, 1)
+        lists.addWidget(panel, 1)
+
+        hint = QLabel(
+            "Tick the users to assign; they are assigned when you press Assign, and the "
+            "assignment is kept in the case's history. An assignment cannot be undone here. "
+            "Nobody is both reader and panel member of one case."
+        )
+        hint.setObjectName("muted")
+        hint.setWordWrap(True)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert ok is not None
+        ok.setText("Assign")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addLayout(lists, 1)
+        layout.addWidget(hint)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.setStyleSheet(_CHECK_STYLE)
+        self.resize(760, 420)
+
+        self.reader_list.itemChanged.connect(self._ticked)
+        self.panel_list.itemChanged.connect(self._ticked)
+        self._ticked()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _list(self, candidates: Sequence[Candidate], role: Role) -> QListWidget:
+        widget = QListWidget()
+        widget.setObjectName(f"{role.value}List")
+        widget.setMinimumHeight(140)
+        for candidate in candidates:
+            item = QListWidgetItem(self._item_text(candidate, role))
+            item.setData(Qt.ItemDataRole.UserRole, candidate.username)
+            item.setCheckState(
+                Qt.CheckState.Checked if role in candidate.assigned else Qt.CheckState.Unchecked
+            )
+            widget.addItem(item)
+        if not candidates:
+            empty = QListWidgetItem(f"No active user holds the {role.value} role.")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            widget.addItem(empty)
+        return widget
+
+    @staticmethod
+    def _item_text(candidate: Candidate, role: Role) -> str:
+        text = candidate.label
+        other = Role.PANEL if role is Role.READER else Role.READER
+        if role in candidate.assigned:
+            text += " — assigned"
+        elif other in candidate.assigned:
+            text += " — on the panel" if other is Role.PANEL else " — a reader"
+        if not candidate.active:
+            text += " (inactive)"
+        return text
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _candidates(self, role: Role) -> dict[str, Candidate]:
+        pool = self.choices.readers if role is Role.READER else self.choices.panel
+        return {c.username: c for c in pool}
+
+    def _items(self, role: Role) -> list[QListWidgetItem]:
+        widget = self.reader_list if role is Role.READER else self.panel_list
+        items = [widget.item(n) for n in range(widget.count())]
+        return [i for i in items if i is not None and i.data(Qt.ItemDataRole.UserRole)]
+
+    def item_of(self, role: Role, username: str) -> QListWidgetItem | None:
+        """The list item of ``username`` in the list of ``role``, if it is listed."""
+        for item in self._items(role):
+            if item.data(Qt.ItemDataRole.UserRole) == username:
+                return item
+        return None
+
+    def set_ticked(self, role: Role, username: str, ticked: bool = True) -> None:
+        """Tick (or untick) ``username`` in the list of ``role``, as a click would."""
+        item = self.item_of(role, username)
+        if item is None:
+            raise KeyError(f"{username} is not offered as {role.value}")
+        if not item.flags() & Qt.ItemFlag.ItemIsEnabled:
+            raise ValueError(f"{username} cannot be ticked as {role.value}: {item.toolTip()}")
+        item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+
+    def ticked(self, role: Role) -> list[str]:
+        """Usernames ticked in the list of ``role`` and not yet assigned in it."""
+        candidates = self._candidates(role)
+        names = (
+            str(item.data(Qt.ItemDataRole.UserRole))
+            for item in self._items(role)
+            if item.checkState() == Qt.CheckState.Checked
+        )
+        return [name for name in names if role not in candidates[name].assigned]
+
+    @property
+    def reader_count(self) -> int:
+        """Readers the case would have: those assigned and those ticked."""
+        assigned = sum(1 for c in self.choices.readers if Role.READER in c.assigned)
+        return assigned + len(self.ticked(Role.READER))
+
+    def _ticked(self, _item: QListWidgetItem | None = None) -> None:
+        """Re-derive every item's state from the ticks (guarded: setting flags re-emits)."""
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            ticked = {role: set(self.ticked(role)) for role in (Role.READER, Role.PANEL)}
+            for role in (Role.READER, Role.PANEL):
+                other = Role.PANEL if role is Role.READER else Role.READER
+                candidates = self._candidates(role)
+                for item in self._items(role):
+                    name = str(item.data(Qt.ItemDataRole.UserRole))
+                    self._set_state(item, candidates[name], role, name in ticked[other])
+            self._show_counts(len(ticked[Role.READER]), len(ticked[Role.PANEL]))
+        finally:
+            self._updating = False
+
+    @staticmethod
+    def _set_state(
+        item: QListWidgetItem, candidate: Candidate, role: Role, ticked_in_other: bool
+    ) -> None:
+        other = Role.PANEL if role is Role.READER else Role.READER
+        enabled = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
+        why = ""
+        if role in candidate.assigned:
+            why = f"Already {_ROLE_NAMES[role]} of this case (an assignment is not undone here)"
+        elif other in candidate.assigned:
+            why = (
+                f"{candidate.display_name} is {_ROLE_NAMES[other]} of this case; nobody is both "
+                "reader and panel member of one case"
+            )
+        elif ticked_in_other and item.checkState() != Qt.CheckState.Checked:
+            why = (
+                f"Ticked as {_ROLE_NAMES[other]}; nobody is both reader and panel member of "
+                "one case (untick it there first)"
+            )
+        item.setFlags(Qt.ItemFlag.NoItemFlags if why else enabled)
+        item.setToolTip(why)
+
+    def _show_counts(self, new_readers: int, new_panel: int) -> None:
+        required = self.choices.readers_required
+        count = self.reader_count
+        text = f"{count} of {required} readers required"
+        if new_readers:
+            text += f" ({new_readers} ticked)"
+        if self.choices.status is CaseStatus.READY and count >= required and new_readers:
+            text += " — Assign moves the case to in reading"
+        self.count_label.setText(text)
+        assigned = sum(1 for c in self.choices.panel if Role.PANEL in c.assigned)
+        panel = f"{assigned + new_panel} panel member(s)"
+        self.panel_count_label.setText(panel + (f" ({new_panel} ticked)" if new_panel else ""))
+
+    # --- saving --------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        """Save the newly ticked readers and panel members; refuse when none is ticked."""
+        readers, panel = self.ticked(Role.READER), self.ticked(Role.PANEL)
+        if not readers and not panel:
+            raise ValidationError(
+                "assign: tick at least one reader or panel member who is not assigned yet"
+            )
+        self._save(readers, panel)
+        self.assigned.emit(self.choices.registry_id, readers, panel)
