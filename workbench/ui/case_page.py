@@ -47,6 +47,7 @@ from workbench.ui.case_detail import (
     result_label,
     tristate_label,
 )
+from workbench.ui.dialogs import repolish
 from workbench.ui.history import HistoryView
 from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
 
@@ -65,7 +66,7 @@ _POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
 _NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
-def _readonly_table(columns: Sequence[str], stretch: int | None = None) -> QTableWidget:
+def readonly_table(columns: Sequence[str], stretch: int | None = None) -> QTableWidget:
     """A read-only table whose columns fit their contents (a case has few rows, so measuring
     them is cheap) except ``stretch`` (default: the last), which takes the rest."""
     table = QTableWidget(0, len(columns))
@@ -94,7 +95,8 @@ def _readonly_table(columns: Sequence[str], stretch: int | None = None) -> QTabl
     return table
 
 
-def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QTableWidgetItem:
+def table_item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QTableWidgetItem:
+    """A table cell: right-aligned when ``numeric``, with an optional tooltip."""
     item = QTableWidgetItem(text)
     if numeric:
         item.setTextAlignment(_NUMERIC)
@@ -113,17 +115,17 @@ def fill_lab_table(table: QTableWidget, labs: Sequence[LabRow], *, notes: bool) 
     bold.setBold(True)
     for row, lab in enumerate(labs):
         cells = [
-            _item(lab.test_label),
-            _item(format_day(lab.day), numeric=True),
-            _item(result_label(lab.result)),
-            _item(format_number(lab.value), numeric=True),
-            _item(lab.unit or ""),
-            _item(format_number(lab.lod), numeric=True, tooltip="limit of detection"),
-            _item(format_number(lab.loq), numeric=True, tooltip="limit of quantification"),
-            _item(lab.assay or "", tooltip=lab.assay),
+            table_item(lab.test_label),
+            table_item(format_day(lab.day), numeric=True),
+            table_item(result_label(lab.result)),
+            table_item(format_number(lab.value), numeric=True),
+            table_item(lab.unit or ""),
+            table_item(format_number(lab.lod), numeric=True, tooltip="limit of detection"),
+            table_item(format_number(lab.loq), numeric=True, tooltip="limit of quantification"),
+            table_item(lab.assay or "", tooltip=lab.assay),
         ]
         if notes:
-            cells.append(_item(lab.note or "", tooltip=lab.note))
+            cells.append(table_item(lab.note or "", tooltip=lab.note))
         for column, cell in enumerate(cells):
             if lab.is_csf_jcv_pcr:
                 cell.setBackground(tint)
@@ -256,7 +258,7 @@ class CasePage(QWidget):
         return page
 
     def _labs_tab(self) -> QWidget:
-        self.labs_table = _readonly_table(LAB_COLUMNS, stretch=LAB_COLUMNS.index("Assay"))
+        self.labs_table = readonly_table(LAB_COLUMNS, stretch=LAB_COLUMNS.index("Assay"))
         self.labs_hint = QLabel()
         self.labs_hint.setObjectName("muted")
         self.add_lab_button = QPushButton("Add lab result…")
@@ -273,8 +275,8 @@ class CasePage(QWidget):
         return page
 
     def _clinical_tab(self) -> QWidget:
-        self.exposures_table = _readonly_table(EXPOSURE_COLUMNS, stretch=0)
-        self.features_table = _readonly_table(FEATURE_COLUMNS)
+        self.exposures_table = readonly_table(EXPOSURE_COLUMNS, stretch=0)
+        self.features_table = readonly_table(FEATURE_COLUMNS)
         exposures = QGroupBox("Drug exposures (days from day 0)")
         QVBoxLayout(exposures).addWidget(self.exposures_table)
         features = QGroupBox("Clinical features")
@@ -296,7 +298,7 @@ class CasePage(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.review_hint, 1)
         top.addWidget(self.assign_button)
-        self.reads_table = _readonly_table(READ_COLUMNS)
+        self.reads_table = readonly_table(READ_COLUMNS)
         self.reads_note = QLabel()
         self.reads_note.setObjectName("muted")
         self.reads_note.setWordWrap(True)
@@ -313,7 +315,7 @@ class CasePage(QWidget):
         self.discordance_label.setObjectName("discordanceOutcome")
         self.discordance_label.setWordWrap(True)
         self.discordance_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.findings_table = _readonly_table(FINDING_COLUMNS)
+        self.findings_table = readonly_table(FINDING_COLUMNS)
         self.findings_table.setWordWrap(True)
         self.rules_label = QLabel()
         self.rules_label.setObjectName("muted")
@@ -375,7 +377,7 @@ class CasePage(QWidget):
             self.fact_labels[name].setText(text)
         self.summary_label.setText(detail.clinical_summary or "No clinical summary.")
         self.summary_label.setObjectName("" if detail.clinical_summary else "muted")
-        self._repolish(self.summary_label)
+        repolish(self.summary_label)
         self._fill_imaging(detail)
         self._fill_labs(detail.labs)
         self._fill_clinical(detail)
@@ -471,10 +473,10 @@ class CasePage(QWidget):
             infusions = exposure.infusion_count
             for column, cell in enumerate(
                 (
-                    _item(exposure.drug),
-                    _item(format_day(exposure.start_day), numeric=True),
-                    _item(format_day(exposure.stop_day), numeric=True),
-                    _item("" if infusions is None else str(infusions), numeric=True),
+                    table_item(exposure.drug),
+                    table_item(format_day(exposure.start_day), numeric=True),
+                    table_item(format_day(exposure.stop_day), numeric=True),
+                    table_item("" if infusions is None else str(infusions), numeric=True),
                 )
             ):
                 self.exposures_table.setItem(row, column, cell)
@@ -482,10 +484,10 @@ class CasePage(QWidget):
         for row, feature in enumerate(detail.features):
             for column, cell in enumerate(
                 (
-                    _item(feature.feature),
-                    _item(tristate_label(feature.status)),
-                    _item(format_day(feature.onset_day), numeric=True),
-                    _item(feature.note or "", tooltip=feature.note),
+                    table_item(feature.feature),
+                    table_item(tristate_label(feature.status)),
+                    table_item(format_day(feature.onset_day), numeric=True),
+                    table_item(feature.note or "", tooltip=feature.note),
                 )
             ):
                 self.features_table.setItem(row, column, cell)
@@ -523,29 +525,31 @@ class CasePage(QWidget):
             if not reader.assigned:
                 name += " — not assigned"
             if not reader.reads:
-                note = _item(reader.note)
+                note = table_item(reader.note)
                 note.setForeground(QBrush(QColor(MUTED)))
-                rows.append((_item(name), _item(""), note, _item(""), _item("")))
+                rows.append(
+                    (table_item(name), table_item(""), note, table_item(""), table_item(""))
+                )
                 continue
             for read in reader.reads:
                 if read.blinded:
-                    judgement = _item(
+                    judgement = table_item(
                         "blinded",
                         tooltip="Shown once every assigned reader has submitted",
                     )
                     judgement.setForeground(QBrush(QColor(MUTED)))
                 else:
-                    judgement = _item(read.judgement or "—")
-                status = _item(read.status.value)
+                    judgement = table_item(read.judgement or "—")
+                status = table_item(read.status.value)
                 if read.status is ReadStatus.SUPERSEDED:
                     status.setForeground(QBrush(QColor(MUTED)))
                     status.setToolTip("Replaced by a corrected revision")
                 rows.append(
                     (
-                        _item(name),
-                        _item(f"revision {read.revision}", numeric=True),
+                        table_item(name),
+                        table_item(f"revision {read.revision}", numeric=True),
                         status,
-                        _item(format_utc(read.submitted_at).removesuffix(" UTC")),
+                        table_item(format_utc(read.submitted_at).removesuffix(" UTC")),
                         judgement,
                     )
                 )
@@ -594,9 +598,9 @@ class CasePage(QWidget):
             for row, finding in enumerate(found.findings):
                 for column, cell in enumerate(
                     (
-                        _item(finding.rule),
-                        _item(" · ".join(finding.readers)),
-                        _item(finding.detail, tooltip=finding.detail),
+                        table_item(finding.rule),
+                        table_item(" · ".join(finding.readers)),
+                        table_item(finding.detail, tooltip=finding.detail),
                     )
                 ):
                     findings.setItem(row, column, cell)
@@ -675,13 +679,6 @@ class CasePage(QWidget):
             clipboard = QGuiApplication.clipboard()
             if clipboard is not None:
                 clipboard.setText(str(uid))
-
-    @staticmethod
-    def _repolish(widget: QWidget) -> None:
-        style = widget.style()
-        if style is not None:
-            style.unpolish(widget)
-            style.polish(widget)
 
 
 class CasePlaceholder(QLabel):

@@ -84,12 +84,18 @@ def parse_float(text: str, what: str) -> float | None:
         raise ValidationError(f"{what}: {text!r} is not a number (use a decimal point)") from None
 
 
-def _set_invalid(widget: QWidget, invalid: bool) -> None:
-    widget.setProperty("invalid", "true" if invalid else "false")
+def repolish(widget: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property the sheet selects on changed."""
     style = widget.style()
     if style is not None:
         style.unpolish(widget)
         style.polish(widget)
+
+
+def set_invalid(widget: QWidget, invalid: bool) -> None:
+    """Outline ``widget`` as the field an error names (the theme styles ``invalid``)."""
+    widget.setProperty("invalid", "true" if invalid else "false")
+    repolish(widget)
 
 
 class FormDialog(QDialog):
@@ -130,7 +136,7 @@ class FormDialog(QDialog):
         head = message.split(":", 1)[0].strip().lower()
         for prefix, widget in self._fields:
             if head == prefix or head.startswith(prefix + " "):
-                _set_invalid(widget, True)
+                set_invalid(widget, True)
                 widget.setFocus()
                 self._invalid = widget
                 break
@@ -140,7 +146,7 @@ class FormDialog(QDialog):
         self.error_label.hide()
         self.error_label.clear()
         if self._invalid is not None:
-            _set_invalid(self._invalid, False)
+            set_invalid(self._invalid, False)
             self._invalid = None
 
     def accept(self) -> None:

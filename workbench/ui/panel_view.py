@@ -39,7 +39,6 @@ import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -47,7 +46,6 @@ from PyQt6.QtWidgets import (
     QFrame,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -56,7 +54,6 @@ from PyQt6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -97,8 +94,8 @@ from workbench.ui.case_detail import (
     format_number,
     tristate_label,
 )
-from workbench.ui.case_page import fill_lab_table
-from workbench.ui.dialogs import user_message
+from workbench.ui.case_page import fill_lab_table, readonly_table, table_item
+from workbench.ui.dialogs import repolish, set_invalid, user_message
 from workbench.ui.lesion_details import FEATURES, pretty
 from workbench.ui.review import ReviewWorkspace
 from workbench.ui.review_data import ReviewCase, review_case
@@ -158,7 +155,6 @@ QLineEdit[invalid="true"], QComboBox[invalid="true"], QPlainTextEdit[invalid="tr
 }}
 QFrame#readsLegend {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; }}
 """
-_NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 # --- values --------------------------------------------------------------------------------
@@ -489,45 +485,18 @@ def _label(text: str = "", *, rich: bool = False, name: str | None = None) -> QL
     return label
 
 
-def _set_invalid(widget: QWidget, invalid: bool) -> None:
-    widget.setProperty("invalid", "true" if invalid else "false")
-    _repolish(widget)
-
-
-def _repolish(widget: QWidget) -> None:
-    style = widget.style()
-    if style is not None:
-        style.unpolish(widget)
-        style.polish(widget)
-
-
 def _table(columns: Sequence[str], stretch: int) -> QTableWidget:
     """A read-only table sized to its rows (it sits in a scrolling page, not scrolling itself)."""
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setAlternatingRowColors(True)
-    table.setShowGrid(False)
-    table.setWordWrap(False)
+    table = readonly_table(columns, stretch)
     table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setTextElideMode(Qt.TextElideMode.ElideRight)
     vertical = table.verticalHeader()
     assert vertical is not None
-    vertical.setVisible(False)
     vertical.setDefaultSectionSize(22)
     header = table.horizontalHeader()
     assert header is not None
-    header.setHighlightSections(False)
     header.setMinimumSectionSize(30)
-    for n in range(len(columns)):
-        header.setSectionResizeMode(
-            n,
-            QHeaderView.ResizeMode.Stretch
-            if n == stretch
-            else QHeaderView.ResizeMode.ResizeToContents,
-        )
     return table
 
 
@@ -545,15 +514,6 @@ def _fit_height(table: QTableWidget) -> None:
         + 2 * table.frameWidth()
         + extra
     )
-
-
-def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    if numeric:
-        item.setTextAlignment(_NUMERIC)
-    if tooltip:
-        item.setToolTip(tooltip)
-    return item
 
 
 def _clear(layout: QVBoxLayout | QHBoxLayout) -> None:
@@ -657,14 +617,14 @@ class ReaderColumn(QFrame):
             centroid = ", ".join(f"{c:.1f}" for c in lesion.centroid_lps)
             series = names.get(lesion.series_id, f"series {lesion.series_id}")
             cells = [
-                _item(str(lesion.label), numeric=True, tooltip=f"centroid LPS {centroid} mm"),
-                _item(f"{lesion.volume_ml:.2f}", numeric=True),
-                _item(lesion.hemisphere or "—"),
-                _item(pretty(lesion.location) if lesion.location else "—"),
-                _item(short, tooltip=full),
+                table_item(str(lesion.label), numeric=True, tooltip=f"centroid LPS {centroid} mm"),
+                table_item(f"{lesion.volume_ml:.2f}", numeric=True),
+                table_item(lesion.hemisphere or "—"),
+                table_item(pretty(lesion.location) if lesion.location else "—"),
+                table_item(short, tooltip=full),
             ]
             if self.series_column:
-                cells.insert(1, _item(series))
+                cells.insert(1, table_item(series))
             for column, cell in enumerate(cells):
                 cell.setToolTip(cell.toolTip() or f"lesion {lesion.label} on {series}")
                 table.setItem(row, column, cell)
@@ -912,7 +872,7 @@ class DecisionForm(QGroupBox):
         found = re.search(rf"(?:^|: )({pattern}):", message)
         if found is not None:
             widget = self.fields[found.group(1)]
-            _set_invalid(widget, True)
+            set_invalid(widget, True)
             widget.setFocus()
             self._invalid = widget
 
@@ -921,7 +881,7 @@ class DecisionForm(QGroupBox):
         self.error_label.hide()
         self.error_label.clear()
         if self._invalid is not None:
-            _set_invalid(self._invalid, False)
+            set_invalid(self._invalid, False)
             self._invalid = None
 
     # --- private -------------------------------------------------------------------------
@@ -985,7 +945,7 @@ class DecisionForm(QGroupBox):
                 "concordant."
             )
         self.hint_label.setProperty("needed", "true" if needed else "false")
-        _repolish(self.hint_label)
+        repolish(self.hint_label)
 
 
 # --- the signature dialog ------------------------------------------------------------------
@@ -1418,7 +1378,7 @@ class PanelPage(QWidget):
             self.final_label.show()
         else:
             self.final_label.hide()
-        _repolish(self.final_label)
+        repolish(self.final_label)
 
     def _fill_reads(self, data: PanelData) -> None:
         _clear(self.reads_row)
