@@ -366,9 +366,18 @@ def test_a_proposal_without_a_rationale_is_refused_in_the_form_and_nothing_is_wr
     assert form.pathway() is Pathway.CLINICAL
 
     form.rationale_edit.setPlainText(RATIONALE)
+    reloads: list[bool] = []
+    original = page.reload
+
+    def counted() -> bool:
+        reloads.append(True)
+        return original()
+
+    page.reload = counted  # type: ignore[method-assign]
     qtbot.mouseClick(form.propose_button, LEFT)
     assert form.error_text == ""
     assert count(case, Adjudication) == 1
+    assert len(reloads) == 1  # the page reloads once; the window does not reload it again
     (card,) = page.decision_cards
     assert card.decision.state is DecisionState.PENDING
     assert card.decision.certainty is Certainty.DEFINITE

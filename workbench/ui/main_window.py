@@ -182,7 +182,8 @@ class MainWindow(QMainWindow):
         self.panel_page.back_requested.connect(self.back_to_case)
         self.panel_page.images_requested.connect(self.show_reads_on_images)
         self.panel_page.problem.connect(self._review_problem)  # in place, and in self.errors
-        self.panel_page.changed.connect(lambda _rid: self.refresh())
+        # The page reloads itself after a proposal or signature; the rest follows it.
+        self.panel_page.changed.connect(lambda _rid: self.refresh(panel=False))
         self.review.set_page_active(False)
         self.annotator = Annotator(registry, actor, self.review, self)
         self.review_menu.addSeparator()
@@ -332,8 +333,11 @@ class MainWindow(QMainWindow):
         """The registry id of the case page shown, if any."""
         return self._open_id
 
-    def refresh(self) -> bool:
-        """Reload the case list and the open case; return whether the registry answered."""
+    def refresh(self, *, panel: bool = True) -> bool:
+        """Reload the case list and the open case; return whether the registry answered.
+
+        ``panel`` false leaves the panel page as it is (it has just reloaded itself).
+        """
         try:
             with self.registry.read() as session:
                 rows = list_cases(session)
@@ -346,7 +350,7 @@ class MainWindow(QMainWindow):
             self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
         if self._open_id is not None:
             self.open_case(self._open_id, force=True, reveal=False)
-        if self.on_panel:
+        if panel and self.on_panel:
             self.panel_page.reload()
         return True
 
