@@ -30,7 +30,26 @@ MAX_TEXT_LENGTH = 10_000
 
 
 class ConsensusError(ValueError):
-    """A decision or signature that breaks a consensus rule; the message says which."""
+    """A decision or signature that breaks a consensus rule; the message says which.
+
+    ``field`` names the part of the proposal or signature the refusal is about
+    (``"rationale"``, ``"pathway"``, ``"alternative diagnosis"``, ``"reason"``, ``"meaning"``),
+    so a form can outline it without reading the message.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+PATHWAY_CERTAINTIES = frozenset({Certainty.DEFINITE, Certainty.PROBABLE, Certainty.POSSIBLE})
+"""The certainties that name their pathway (clinical or histopathologic); "not PML" and "not
+classifiable" name none."""
+
+
+def takes_pathway(certainty: Certainty) -> bool:
+    """Whether a decision of ``certainty`` names its pathway (:data:`PATHWAY_CERTAINTIES`)."""
+    return certainty in PATHWAY_CERTAINTIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +96,33 @@ def check_proposal(
     alternative = (proposal.alternative_diagnosis or "").strip() or None
     for name, text in (("rationale", rationale), ("alternative diagnosis", alternative)):
         if text is not None and len(text) > MAX_TEXT_LENGTH:
-            raise ConsensusError(f"{name}: longer than {MAX_TEXT_LENGTH} characters")
-    pml = proposal.certainty in (Certainty.DEFINITE, Certainty.PROBABLE, Certainty.POSSIBLE)
+            raise ConsensusError(f"{name}: longer than {MAX_TEXT_LENGTH} characters", field=name)
+    pml = takes_pathway(proposal.certainty)
     if pml and proposal.pathway is None:
         raise ConsensusError(
             f"pathway: a {_label(proposal.certainty)} PML decision names its pathway "
-            "(clinical or histopathologic)"
+            "(clinical or histopathologic)",
+            field="pathway",
         )
     if not pml and proposal.pathway is not None:
         raise ConsensusError(
             f"pathway: a {_label(proposal.certainty)} decision has no pathway "
-            f"(got {_label(proposal.pathway)})"
+            f"(got {_label(proposal.pathway)})",
+            field="pathway",
         )
     if alternative and proposal.certainty is not Certainty.NOT_PML:
         raise ConsensusError(
             "alternative diagnosis: a diagnosis that better explains the findings makes the "
-            f"case not PML, not {_label(proposal.certainty)}"
+            f"case not PML, not {_label(proposal.certainty)}",
+            field="alternative diagnosis",
         )
     cleaned = Proposal(proposal.certainty, proposal.pathway, rationale, alternative)
     why = rationale_needed(cleaned, engine_certainty, discordant=discordant)
     if why is not None and (rationale is None or len(rationale) < MIN_RATIONALE_LENGTH):
         raise ConsensusError(
             f"rationale: required because {why}; write at least {MIN_RATIONALE_LENGTH} "
-            "characters saying why"
+            "characters saying why",
+            field="rationale",
         )
     return cleaned
 
@@ -111,10 +134,11 @@ def check_change_reason(reason: str | None) -> str:
         raise ConsensusError(
             "reason: changing a final decision needs a reason of at least "
             f"{MIN_RATIONALE_LENGTH} characters; the old decision and its signatures stay on "
-            "record"
+            "record",
+            field="reason",
         )
     if len(text) > MAX_TEXT_LENGTH:
-        raise ConsensusError(f"reason: longer than {MAX_TEXT_LENGTH} characters")
+        raise ConsensusError(f"reason: longer than {MAX_TEXT_LENGTH} characters", field="reason")
     return text
 
 
@@ -122,9 +146,9 @@ def check_meaning(meaning: str | None) -> str:
     """The trimmed meaning of a signature; every signature states one (21 CFR 11.50)."""
     text = (meaning or "").strip()
     if not text:
-        raise ConsensusError("meaning: a signature states what it means")
+        raise ConsensusError("meaning: a signature states what it means", field="meaning")
     if len(text) > 200:
-        raise ConsensusError("meaning: longer than 200 characters")
+        raise ConsensusError("meaning: longer than 200 characters", field="meaning")
     return text
 
 

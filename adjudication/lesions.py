@@ -11,7 +11,9 @@ the vocabularies (``StrEnum`` s), so values read back from JSON or the database 
 same way as values built in code. Change a value with :func:`dataclasses.replace`.
 
 The measurement itself (voxel counting, centroids, connected components) is numpy work and lives
-in ``workbench.lesions``; this module only holds and checks the results, so it stays pure Python.
+in ``viewers.measure`` (the workbench converts its results into :class:`LesionMeasurement`); this
+module only holds and checks the results, so it stays pure Python. :class:`Hemisphere` and
+:func:`hemisphere_of` are the code base's only hemisphere vocabulary (see :class:`Hemisphere`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "VolumeChange",
     "finding_from_dict",
     "finding_to_dict",
+    "hemisphere_of",
     "total_volume_ml",
     "volume_change",
 ]
@@ -62,7 +65,14 @@ E = TypeVar("E", bound=StrEnum)
 
 
 class Hemisphere(StrEnum):
-    """Side of the brain a lesion lies in, in the **patient's** frame (not the screen's)."""
+    """Side of the brain a lesion lies in, in the **patient's** frame (not the screen's).
+
+    The only hemisphere vocabulary of the code base, kept here with :func:`hemisphere_of`
+    because these values are what the registry stores (``lesions.hemisphere``) and what a
+    reader chooses, including :attr:`BILATERAL`, which no centroid can tell. ``viewers`` and
+    ``adjudication`` may not import each other: ``viewers.measure`` therefore gives only the
+    centroid in LPS mm, a plain number, and the side is decided from it here.
+    """
 
     LEFT = "left"
     """The patient's left (DICOM LPS x greater than the midline)."""
@@ -72,6 +82,27 @@ class Hemisphere(StrEnum):
     """On the midline: e.g. the vermis, the brainstem, the genu or splenium of the callosum."""
     BILATERAL = "bilateral"
     """One confluent lesion extending into both hemispheres (e.g. across the callosum)."""
+
+
+def hemisphere_of(
+    centroid_lps: Sequence[float], midline_x: float = 0.0, tolerance_mm: float = 0.0
+) -> Hemisphere:
+    """The side suggested for a lesion from its centroid: LPS ``x > midline_x`` is the **left**.
+
+    Within ``tolerance_mm`` of the midline the answer is :attr:`Hemisphere.MIDLINE`; never
+    :attr:`Hemisphere.BILATERAL` (that is a reader's judgement). This uses world ``x``, so it
+    is right for images in a standard space (MNI) or scanned with the head straight; pass
+    ``midline_x`` where the midline is known to lie elsewhere (for example from a
+    registration to a template).
+    """
+    x = float(centroid_lps[0])
+    if not math.isfinite(x):
+        raise ValueError(f"hemisphere_of: centroid x is {x}")
+    if x > midline_x + tolerance_mm:
+        return Hemisphere.LEFT
+    if x < midline_x - tolerance_mm:
+        return Hemisphere.RIGHT
+    return Hemisphere.MIDLINE
 
 
 class Location(StrEnum):

@@ -1,9 +1,15 @@
-"""Shared fixtures: real registries on a SQLite file and on the PostgreSQL server.
+"""Shared fixtures: real registries on a SQLite file and on the PostgreSQL server, real data.
 
 PostgreSQL tests use a fresh schema per test (dropped afterwards) on the server named by
 ``PML_TEST_POSTGRES_URL`` (default: the CI server on 127.0.0.1:5432). Where no server
 answers they skip and say so, except on CI (``CI=true``), where they fail: there the server
 is part of the contract.
+
+Real scanner data is read from ``../shared/data`` (next to the repository), or from the
+folder named by ``PML_WORKBENCH_SHARED_DATA``. Where that folder or its ``manifest.json`` is
+absent, tests marked ``shared_data`` or asking for the ``shared_data`` fixture skip when
+they run, naming the folder; nothing is read from it at import or collection time except the
+manifest, and only if it is there.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from workbench.users import Actor, resolve_actor
 POSTGRES_URL = os.environ.get(
     "PML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA_ENV = "PML_WORKBENCH_SHARED_DATA"
+"""Environment variable naming the real-data folder instead of ``../shared/data``."""
+SHARED_DATA = Path(
+    os.environ.get(SHARED_DATA_ENV) or Path(__file__).resolve().parents[1].parent / "shared/data"
+).resolve()
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -116,8 +126,31 @@ def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Re
     registry.close()
 
 
+def shared_data_missing() -> str | None:
+    """Why the real-data folder cannot be used (naming it), or None when it can."""
+    where = f"(../shared/data, or set {SHARED_DATA_ENV})"
+    if not SHARED_DATA.is_dir():
+        return f"real scanner data not found: no folder {SHARED_DATA} {where}"
+    if not (SHARED_DATA / "manifest.json").is_file():
+        return f"real scanner data not found: {SHARED_DATA} has no manifest.json {where}"
+    return None
+
+
 def shared_data_or_skip() -> Path:
     """The shared real-data folder, or skip saying why."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real scanner data not found at {SHARED_DATA} (../shared/data)")
+    reason = shared_data_missing()
+    if reason is not None:
+        pytest.skip(reason)
     return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared real-data folder (skips with the reason where it is absent)."""
+    return shared_data_or_skip()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``shared_data`` skips, saying why, where the real data is absent."""
+    if item.get_closest_marker("shared_data") is not None:
+        shared_data_or_skip()

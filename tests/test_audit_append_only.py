@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from workbench.cases import NewCase, create_case, update_case
 from workbench.domain import Condition, Sex
+from workbench.errors import DatabaseError
 from workbench.registry import audit
 from workbench.registry.db import Registry, _alembic_config, upgrade
 from workbench.registry.models import AuditEvent
@@ -50,7 +51,7 @@ def test_changing_an_audit_event_is_refused(
     before = _snapshot(registry)
     assert before
     with (
-        pytest.raises(DBAPIError, match=f"audit_events is append-only: {operation} is refused"),
+        pytest.raises(DatabaseError, match=f"audit_events is append-only: {operation} is refused"),
         registry.write() as session,
     ):
         session.execute(statement)  # type: ignore[call-overload]
@@ -74,7 +75,7 @@ def test_truncating_the_audit_table_is_refused_on_postgres(postgres_url: str) ->
         resolve_actor(session, "coordinator")
     before = _snapshot(registry)
     with (
-        pytest.raises(DBAPIError, match="audit_events is append-only: TRUNCATE is refused"),
+        pytest.raises(DatabaseError, match="audit_events is append-only: TRUNCATE is refused"),
         registry.write() as session,
     ):
         session.execute(text("TRUNCATE audit_events"))
@@ -107,12 +108,12 @@ def test_the_application_role_appends_but_cannot_rewrite_on_postgres(postgres_ur
         "TRUNCATE audit_events",
     ):
         with (
-            pytest.raises(DBAPIError, match="permission denied for table audit_events"),
+            pytest.raises(DatabaseError, match="permission denied for table audit_events"),
             app.write() as session,
         ):
             session.execute(text(statement))
     with (
-        pytest.raises(DBAPIError, match="must be owner of table audit_events"),
+        pytest.raises(DatabaseError, match="must be owner of table audit_events"),
         app.write() as session,
     ):
         session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))

@@ -9,12 +9,12 @@ from adjudication.vocabulary import Certainty, ImagingJudgement, Role, TriState
 from workbench.case_criteria import case_inputs, reclassify
 from workbench.cases import NewCase, NewFeature, create_case, get_case
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, Sex
+from workbench.errors import PermissionDeniedError
 from workbench.labs import LabEntry, add_lab_result
+from workbench.reading_flow import assign
 from workbench.reads import save_draft, start_or_resume_draft, submit_read
 from workbench.registry.db import Registry
-from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.models import Adjudication, Case, User
-from workbench.review_flow import assign
+from workbench.registry.models import Case, Decision, User
 from workbench.users import Actor, add_user, resolve_actor
 
 
@@ -79,7 +79,7 @@ def test_reclassify_reports_a_decision_the_criteria_no_longer_give(
         case = session.scalars(select(Case)).one()
         panel_member = session.scalars(select(User).where(User.username == "coordinator")).one()
         session.add(
-            Adjudication(
+            Decision(
                 case_id=case.id,
                 certainty=Certainty.PROBABLE,
                 engine_version="AAN2013/1",

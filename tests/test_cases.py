@@ -19,9 +19,9 @@ from workbench.cases import (
     parse_feature,
 )
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass, Sex
+from workbench.errors import PermissionDeniedError, ValidationError
 from workbench.labs import LabEntry, add_lab_result
 from workbench.registry.db import Registry
-from workbench.registry.errors import PermissionDeniedError, ValidationError
 from workbench.registry.models import AuditEvent
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.users import Actor, add_user, resolve_actor

@@ -356,7 +356,7 @@ def _assign_reader(session, username: str) -> None:
     """Make ``username`` an assigned reader of PML-0042 (blinding needs the assignment)."""
     from adjudication.vocabulary import Role
     from workbench.cases import get_case, update_case
-    from workbench.review_flow import assign
+    from workbench.reading_flow import assign
     from workbench.users import resolve_actor
 
     coordinator = resolve_actor(session, "coordinator")
@@ -482,9 +482,9 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
     with registry.write() as session:
         reader = resolve_actor(session, "rad1")
         read = start_or_resume_draft(session, reader, "PML-0042")
-        stored = load_draft_labels(session, read.id, 1)
+        stored = load_draft_labels(session, reader, read.id, 1)
         assert np.array_equal(stored != 0, binary != 0)
-        assert len(list_lesions(session, read.id)) == 2
+        assert len(list_lesions(session, reader, read.id)) == 2
         read = save_draft(
             session,
             reader,
@@ -510,9 +510,7 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
     with registry.read() as session:
         other = resolve_actor(session, "rad2")
         (draft,) = [r for r in session.scalars(select(Read)) if r.reader_id != read.reader_id]
-        assert np.array_equal(
-            load_draft_labels(session, draft.id, 1, actor=other) != 0, binary != 0
-        )
+        assert np.array_equal(load_draft_labels(session, other, draft.id, 1) != 0, binary != 0)
     registry.close()
 
 

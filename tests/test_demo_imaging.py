@@ -11,6 +11,7 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
+from adjudication.lesions import Hemisphere
 from workbench.demo.dicom_series import (
     DEIDENTIFICATION_METHOD,
     MANUFACTURER,
@@ -21,9 +22,9 @@ from workbench.demo.dicom_series import (
     write_series,
 )
 from workbench.demo.phantom import (
+    SIDES,
     SYNTHESIZED_SEQUENCES,
     Anatomy,
-    Hemisphere,
     Lesion,
     LesionMaps,
     Lobe,
@@ -153,7 +154,7 @@ def test_lesions_are_asymmetric(
     left = np.count_nonzero(maps.mask & left_of_midline)
     right = np.count_nonzero(maps.mask & ~left_of_midline)
     assert max(left, right) > 1.5 * min(left, right)
-    assert {lesion.hemisphere for lesion in lesions} <= set(Hemisphere)
+    assert {lesion.hemisphere for lesion in lesions} <= set(SIDES)
     assert all(isinstance(lesion.lobe, Lobe) for lesion in lesions)
 
 
@@ -197,6 +198,7 @@ def test_grown_scales_radii_by_the_growth_factor() -> None:
         ({"satellites": -1}, "satellites"),
         ({"irregularity": 0.7}, "irregularity"),
         ({"hemisphere": "middle"}, "middle"),
+        ({"hemisphere": "midline"}, "left or right"),
     ],
 )
 def test_lesion_is_validated(change: dict[str, object], message: str) -> None:
@@ -205,7 +207,7 @@ def test_lesion_is_validated(change: dict[str, object], message: str) -> None:
         dataclasses.replace(lesion, **change)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("hemisphere", list(Hemisphere))
+@pytest.mark.parametrize("hemisphere", SIDES)
 @pytest.mark.parametrize("lobe", list(Lobe))
 def test_place_lesion_puts_it_where_the_words_say(
     anatomy: Anatomy, hemisphere: Hemisphere, lobe: Lobe

@@ -15,12 +15,12 @@ from workbench.demo.build import DEMO_PREFIX, build_demo, stages_summary
 from workbench.demo.catalogue import DEMO_CASES, Outline
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass
 from workbench.panel import DecisionState, decisions_of_case, final_decision, latest_discordance
+from workbench.reading_flow import reads_of_case
 from workbench.reads import latest_draft, list_lesions, load_draft_labels
 from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import AuditEvent, Case, LabResult, Read, Series, User
 from workbench.review_config import ReviewConfig
-from workbench.review_flow import reads_of_case
 from workbench.users import resolve_actor
 
 
@@ -173,7 +173,9 @@ def test_a_changed_final_decision_is_superseded_and_kept(demo: tuple[Registry, P
     registry, _ = demo
     registry_id = _case(CaseStatus.FINAL, where="superseded")
     with registry.read() as session:
-        old, new = decisions_of_case(session, None, registry_id, ReviewConfig())
+        old, new = decisions_of_case(
+            session, resolve_actor(session, "tester"), registry_id, ReviewConfig()
+        )
     assert (old.state, new.state) == (DecisionState.SUPERSEDED, DecisionState.FINAL)
     assert (old.certainty, new.certainty) == (Certainty.POSSIBLE, Certainty.DEFINITE)
     assert new.supersedes_id == old.id
@@ -187,7 +189,9 @@ def test_pending_signatures(demo: tuple[Registry, Path]) -> None:
     registry, _ = demo
     registry_id = _case(CaseStatus.IN_ADJUDICATION, where="pending signatures")
     with registry.read() as session:
-        (pending,) = decisions_of_case(session, None, registry_id, ReviewConfig())
+        (pending,) = decisions_of_case(
+            session, resolve_actor(session, "tester"), registry_id, ReviewConfig()
+        )
     assert pending.state is DecisionState.PENDING
     assert len(pending.signatures) == 1
 
@@ -228,7 +232,7 @@ def test_a_case_in_reading_has_one_read_in_and_a_draft_to_reopen(
         assert draft is not None
         assert draft.status is ReadStatus.DRAFT
         assert draft.id in {v.id for v in views}  # the draft of this case is offered back
-        assert list_lesions(session, draft.id)
+        assert list_lesions(session, resolve_actor(session, drafted), draft.id)
 
 
 def test_read_masks_lie_on_the_lesions_of_the_flair(demo: tuple[Registry, Path]) -> None:
@@ -250,7 +254,7 @@ def test_read_masks_lie_on_the_lesions_of_the_flair(demo: tuple[Registry, Path])
         series = session.get(Series, series_id)
         assert series is not None
         assert series.sequence_class is SequenceClass.FLAIR
-        labels = load_draft_labels(session, read.id, series_id)
+        labels = load_draft_labels(session, resolve_actor(session, exact), read.id, series_id)
         path, shape, dtype = str(series.cache_path), tuple(series.shape), series.dtype
     volume = open_cached(Path(path), shape=shape, dtype=dtype)
     inside = volume[labels != 0]

@@ -16,6 +16,7 @@ from workbench.cache import open_cached
 from workbench.cases import NewCase, create_case
 from workbench.demo.dicom_series import new_uid, write_series
 from workbench.domain import Condition, SequenceClass, Sex
+from workbench.errors import NotFoundError, ValidationError
 from workbench.imaging.errors import ImagingError
 from workbench.importer import (
     ImportCancelledError,
@@ -24,7 +25,6 @@ from workbench.importer import (
     import_path,
 )
 from workbench.registry.db import Registry
-from workbench.registry.errors import NotFoundError, ValidationError
 from workbench.registry.models import ImagingStudy, Series
 from workbench.studies import series_affine
 from workbench.users import Actor, resolve_actor

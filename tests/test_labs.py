@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from workbench.cases import NewCase, create_case
 from workbench.domain import Condition, LabQualitative, LabTest, Sex
+from workbench.errors import ValidationError
 from workbench.labs import LabEntry, LabFileError, import_lab_file, normalise_unit
 from workbench.registry.db import Registry
-from workbench.registry.errors import ValidationError
 from workbench.registry.models import LabResult
 from workbench.users import Actor
 

@@ -17,6 +17,7 @@ from tests.test_reads import CASE, SHAPE_IJK, Setup, _setup
 from tests.test_review_flow import sandbox  # noqa: F401 - the module-scoped parser fixture
 from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
+from workbench.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from workbench.importer import ParserSandbox
 from workbench.panel import (
     MAX_REFUSED_SIGNATURES,
@@ -30,13 +31,12 @@ from workbench.panel import (
     sign,
     sign_decision,
 )
+from workbench.reading_flow import assign, reads_of_case, start_correction, submit
 from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry import audit
 from workbench.registry.db import Registry
-from workbench.registry.errors import ConflictError, PermissionDeniedError, ValidationError
-from workbench.registry.models import Adjudication, Case, Read
+from workbench.registry.models import Case, Decision, Read
 from workbench.review_config import ReviewConfig
-from workbench.review_flow import assign, reads_of_case, start_correction, submit
 from workbench.users import Actor, add_user, resolve_actor
 
 CONFIG = ReviewConfig(
@@ -153,7 +153,7 @@ def test_a_discordant_case_is_decided_with_a_rationale_and_two_signatures(panel:
     with pytest.raises(ValidationError, match=r"rationale: required because .*discordant"):
         _propose(p, p.panel1, bare)
     with p.registry.read() as session:
-        assert session.scalars(select(Adjudication)).first() is None  # nothing written
+        assert session.scalars(select(Decision)).first() is None  # nothing written
 
     decision_id = _propose(
         p, p.panel1, Proposal(Certainty.NOT_CLASSIFIABLE, None, "Reads disagree; need PCR.")
@@ -213,7 +213,7 @@ def test_only_the_cases_panel_decides_and_only_once_every_read_is_in(panel: Pane
     with p.registry.write() as session:
         add_user(session, "panel3", "Dr Three", {Role.PANEL}, by=p.s.coordinator, password="x")
         outsider_panel = resolve_actor(session, "panel3")
-    with pytest.raises(PermissionDeniedError, match="not on the panel"):
+    with pytest.raises(PermissionDeniedError, match="not on its panel"):
         _propose(p, outsider_panel, PROBABLE)
     with p.registry.read() as session, pytest.raises(PermissionDeniedError, match="may not"):
         reads_of_case(session, outsider_panel, CASE)  # another case's panel sees no reads
@@ -222,7 +222,7 @@ def test_only_the_cases_panel_decides_and_only_once_every_read_is_in(panel: Pane
     with pytest.raises(PermissionDeniedError, match="needs the panel role"):
         _propose(p, p.s.reader, PROBABLE)
     decision_id = _propose(p, p.panel1, PROBABLE)
-    with pytest.raises(PermissionDeniedError, match="not on the panel"):
+    with pytest.raises(PermissionDeniedError, match="not on its panel"):
         _sign(p, outsider_panel, decision_id, password="x")
 
 
@@ -280,14 +280,18 @@ def test_decisions_are_blinded_from_readers_who_have_not_submitted(panel: Panel)
     _discordant_case(p)
     _propose(p, p.panel1, Proposal(Certainty.NOT_CLASSIFIABLE, None, "Readers disagree here."))
     assert len(_decisions(p, p.s.reader)) == 1  # submitted: may see the panel's work
-    with pytest.raises(PermissionDeniedError, match="may not see the panel's decision"):
+    with pytest.raises(
+        PermissionDeniedError, match="may not see the discordance and the panel's decisions"
+    ):
         _decisions(p, p.outsider)
     with p.registry.write() as session:
         assign(session, p.s.coordinator, CASE, ["reader3"], Role.READER)
-    with pytest.raises(PermissionDeniedError, match="only after submitting their own read"):
+    with pytest.raises(PermissionDeniedError, match="before submitting their own read"):
         _decisions(p, p.outsider)
     with p.registry.read() as session:
         events = case_history(session, p.outsider, CASE)
+    # Nor is the added reader told, through the status history, what the others found.
+    assert not [e for e in events if (e.after or {}).get("status") == "discordant"]
     assert not [e for e in events if e.entity.startswith("adjudication")]
     assert not [e for e in events if e.action == "case.discordance"]
     assert not [e for e in events if e.entity.startswith("read")]  # others' reads are hidden
@@ -374,7 +378,7 @@ def test_a_proposal_is_weighed_with_its_own_alternative_diagnosis(panel: Panel) 
     _read(p, p.s.reader, ImagingJudgement.YES)
     _read(p, p.s.other_reader, ImagingJudgement.YES)
     with p.registry.read() as session:
-        before = engine_now(session, CASE)
+        before = engine_now(session, p.s.coordinator, CASE)
     assert before.result.certainty is not Certainty.NOT_PML
     assert before.result.warnings or before.derivation  # inputs are explained
     assert any("lesion volume" in line for line in before.derivation)
@@ -404,3 +408,177 @@ def test_signing_locks_after_repeated_wrong_passwords(panel: Panel) -> None:
     sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)  # others may
     (decision,) = _decisions(p)
     assert [s.username for s in decision.signatures] == ["panel2"]
+
+
+def test_the_lockout_counts_signing_failures_in_their_table(panel: Panel) -> None:
+    """Each refused signature is a row for its decision; the lockout counts recent rows."""
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from workbench.panel import LOCKOUT
+    from workbench.registry.models import AuditEvent, SigningFailure, User, utcnow
+
+    p = panel
+    _read(p, p.s.reader, ImagingJudgement.YES)
+    _read(p, p.s.other_reader, ImagingJudgement.YES)
+    decision_id = _propose(p, p.panel1, PROBABLE)
+    for _ in range(MAX_REFUSED_SIGNATURES - 1):
+        with pytest.raises(SignatureRefusedError):
+            sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG)
+    with p.registry.write() as session:
+        ids = dict(session.execute(select(User.username, User.id)).all())
+        failures = list(session.scalars(select(SigningFailure)))
+        assert [(f.user_id, f.adjudication_id) for f in failures] == [
+            (ids["panel1"], decision_id)
+        ] * (MAX_REFUSED_SIGNATURES - 1)
+        # One more failure with no audit event beside it, and enough expired ones of panel2.
+        session.add(SigningFailure(user_id=ids["panel1"], adjudication_id=decision_id))
+        expired = utcnow() - LOCKOUT - dt.timedelta(minutes=1)
+        session.add_all(
+            SigningFailure(user_id=ids["panel2"], occurred_at=expired)
+            for _ in range(MAX_REFUSED_SIGNATURES)
+        )
+    with p.registry.read() as session:
+        refused = select(func.count()).where(AuditEvent.action == "adjudication.signature_refused")
+        assert session.scalar(refused) == MAX_REFUSED_SIGNATURES - 1
+    with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1' after 5"):
+        sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG)
+    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)  # expired
+    (decision,) = _decisions(p)
+    assert [s.username for s in decision.signatures] == ["panel2"]
+
+
+# --- the panel's services (workbench.services.panel) ------------------------------------------
+
+
+def test_a_refused_proposal_names_the_field_it_is_about(panel: Panel) -> None:
+    """The window outlines :attr:`ValidationError.field`; it never parses the message."""
+    from workbench.services import panel as service
+
+    p = panel
+    _discordant_case(p)
+    refused = {
+        "rationale": Proposal(Certainty.NOT_CLASSIFIABLE, None),
+        "pathway": Proposal(Certainty.PROBABLE, None, "Typical imaging, see notes."),
+        "alternative diagnosis": Proposal(
+            Certainty.POSSIBLE, Pathway.CLINICAL, "Reads disagree here.", "glioma"
+        ),
+    }
+    for field, proposal in refused.items():
+        with pytest.raises(ValidationError) as caught:
+            service.propose(p.registry, p.panel1, CASE, proposal, config=CONFIG)
+        assert caught.value.field == field
+        assert f"case {CASE}: {field}: " in str(caught.value)
+    with pytest.raises(ValidationError) as caught:  # not PML names no pathway
+        service.propose(
+            p.registry, p.panel1, CASE, Proposal(Certainty.NOT_PML, Pathway.CLINICAL, "x" * 20)
+        )
+    assert caught.value.field == "pathway"
+    first = service.propose(
+        p.registry, p.panel1, CASE, Proposal(Certainty.NOT_CLASSIFIABLE, None, "Reads disagree.")
+    )
+    service.sign(p.registry, p.panel1, first.id, PASSWORD["panel1"], config=CONFIG)
+    service.sign(p.registry, p.panel2, first.id, PASSWORD["panel2"], config=CONFIG)
+    with pytest.raises(ValidationError) as caught:
+        service.propose(p.registry, p.panel1, CASE, PROBABLE)
+    assert caught.value.field == "reason"
+    with pytest.raises(ValidationError) as caught:
+        service.sign(p.registry, p.panel1, first.id, PASSWORD["panel1"], meaning=" ")
+    assert caught.value.field == "meaning"  # a signature states what it means
+
+
+def test_the_panel_decides_in_the_deciding_statuses_only() -> None:
+    from workbench.panel import DECIDING_STATUSES, not_deciding
+
+    assert {
+        CaseStatus.DISCORDANT,
+        CaseStatus.IN_ADJUDICATION,
+        CaseStatus.FINAL,
+    } == DECIDING_STATUSES
+    for status in CaseStatus:
+        why = not_deciding(CASE, status)
+        assert (why is None) is (status in DECIDING_STATUSES)
+    assert not_deciding(CASE, CaseStatus.READY) == (
+        f"case {CASE} is {CaseStatus.READY.label}: the panel decides cases that are discordant "
+        "or in adjudication"
+    )
+
+
+def test_the_panel_page_service_asks_the_policy_who_may_decide(panel: Panel) -> None:
+    from workbench.services import panel as service
+
+    p = panel
+    data = service.load_panel(p.registry, p.panel1, CASE, CONFIG)
+    assert data.refusal is not None
+    assert "may not see the reads" in data.refusal  # blinded before every read is in
+    assert data.reads == ()
+    assert data.engine is None
+    assert not data.may_decide
+
+    _discordant_case(p)
+    data = service.load_panel(p.registry, p.panel1, CASE, CONFIG)
+    assert data.refusal is None
+    assert [r.reader for r in data.reads] == ["reader1", "reader2"]
+    assert data.status is CaseStatus.DISCORDANT
+    assert data.engine is not None
+    assert data.engine.discordant
+    assert data.detail is not None
+    assert data.detail.registry_id == CASE
+    assert (data.may_decide, data.why_not) == (True, None)
+    assert data.reader_index("reader2") == 1
+    assert data.reader_index("someone") == 2
+
+    coordinator = service.load_panel(p.registry, p.s.coordinator, CASE, CONFIG)
+    assert coordinator.refusal is None  # sees the page, read-only
+    assert not coordinator.may_decide
+    assert coordinator.why_not is not None
+    assert "may not propose or sign the panel's decision" in coordinator.why_not
+    assert "needs the panel role" in coordinator.why_not
+
+    outsider = service.load_panel(p.registry, p.outsider, CASE, CONFIG)
+    assert outsider.refusal is not None
+    assert "may not see the reads of this case" in outsider.refusal
+    assert outsider.decisions == ()
+
+
+def test_the_panel_services_propose_sign_list_and_reclassify(panel: Panel) -> None:
+    from workbench.services import panel as service
+
+    p = panel
+    _discordant_case(p)
+    engine = service.engine_result(p.registry, p.panel1, CASE)
+    assert engine.discordant
+    proposal = Proposal(Certainty.NOT_CLASSIFIABLE, None, "Reads disagree; need PCR.")
+    proposed = service.propose(p.registry, p.panel1, CASE, proposal, config=CONFIG)
+    assert proposed.state is DecisionState.PENDING
+    assert proposed.registry_id == CASE
+    assert proposed.engine_certainty is engine.result.certainty
+    assert proposed.proposed_by == "panel1"
+    with pytest.raises(ConflictError):  # panel2 did not see it
+        service.propose(p.registry, p.panel2, CASE, proposal)
+
+    looked_up = service.decision(p.registry, p.panel2, proposed.id)  # what `decision sign` asks
+    assert (looked_up.id, looked_up.registry_id) == (proposed.id, CASE)
+    with pytest.raises(NotFoundError, match="no decision 999"):
+        service.decision(p.registry, p.panel2, 999)
+    with pytest.raises(PermissionDeniedError):
+        service.decision(p.registry, p.outsider, proposed.id)
+
+    with pytest.raises(service.SignatureRefusedError):
+        service.sign(p.registry, p.panel1, proposed.id, "wrong", config=CONFIG)
+    service.sign(p.registry, p.panel1, proposed.id, PASSWORD["panel1"], config=CONFIG)
+    data = service.load_panel(p.registry, p.panel1, CASE, CONFIG)
+    (shown,) = data.decisions
+    assert data.sign_refusal(shown) == "You have signed this decision"
+    assert service.load_panel(p.registry, p.panel2, CASE, CONFIG).sign_refusal(shown) is None
+    service.sign(p.registry, p.panel2, proposed.id, PASSWORD["panel2"], config=CONFIG)
+    (final,) = service.decisions(p.registry, p.s.coordinator, CASE, CONFIG)
+    assert final.state is DecisionState.FINAL
+    assert [s.username for s in final.signatures] == ["panel1", "panel2"]
+
+    rows = {r.registry_id: r for r in service.reclassify(p.registry, p.s.coordinator)}
+    assert rows[CASE].decided is Certainty.NOT_CLASSIFIABLE
+    with pytest.raises(PermissionDeniedError, match="re-classify"):
+        service.reclassify(p.registry, p.panel1)
+    assert service.review_config().signatures_required >= 1

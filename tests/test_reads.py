@@ -16,22 +16,25 @@ from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
 from workbench.cases import NewCase, create_case
 from workbench.demo.dicom_series import new_uid, write_series
 from workbench.domain import CaseStatus, Condition, SequenceClass, Sex
+from workbench.errors import ConflictError, PermissionDeniedError, ValidationError
 from workbench.importer import ParserSandbox, import_path
 from workbench.lesions.export import export_case_segs, export_seg_main
+from workbench.reading_flow import assign
 from workbench.reads import (
+    ChangedLesions,
+    DraftChoices,
     LesionDetails,
     LesionDraft,
     latest_draft,
     list_lesions,
     load_draft_labels,
     save_draft,
+    save_draft_changes,
     start_or_resume_draft,
     submit_read,
 )
 from workbench.registry.db import Registry
-from workbench.registry.errors import ConflictError, PermissionDeniedError, ValidationError
 from workbench.registry.models import AuditEvent, Case, Lesion, Read
-from workbench.review_flow import assign
 from workbench.users import Actor, add_user, resolve_actor
 
 CASE = "PML-0001"
@@ -166,8 +169,8 @@ def test_draft_is_created_once_and_resumed(setup: Setup) -> None:
 def test_lesions_round_trip_voxel_for_voxel(setup: Setup) -> None:
     read_id, _ = _save_two(setup)
     with setup.registry.read() as session:
-        labels = load_draft_labels(session, read_id, setup.series_id)
-        lesions = list_lesions(session, read_id)
+        labels = load_draft_labels(session, setup.reader, read_id, setup.series_id)
+        lesions = list_lesions(session, setup.reader, read_id)
         rows = session.scalars(select(Lesion).where(Lesion.read_id == read_id)).all()
     np.testing.assert_array_equal(labels, _two_lesions())
     assert len(rows) == 2  # one row per lesion, each with its own mask
@@ -183,7 +186,7 @@ def test_lesions_round_trip_voxel_for_voxel(setup: Setup) -> None:
 def test_centroid_is_computed_from_the_affine(setup: Setup) -> None:
     read_id, _ = _save_two(setup)
     with setup.registry.read() as session:
-        first = list_lesions(session, read_id)[0]
+        first = list_lesions(session, setup.reader, read_id)[0]
     # Label 1 spans i 2..4, j 3..6, k 1..2; axial grid with origin (-10, -20, 5).
     # i runs along the row direction (column spacing), j down the columns (row spacing).
     expected = (-10.0 + 3.0 * SPACING[1], -20.0 + 4.5 * SPACING[0], 5.0 + 1.5 * SPACING[2])
@@ -206,10 +209,70 @@ def test_a_stale_version_is_refused_and_nothing_is_written(setup: Setup) -> None
     with setup.registry.write() as session, pytest.raises(ConflictError, match="nothing was saved"):
         save_draft(session, setup.reader, read_id, version - 1, lesions=[], comment="lost?")
     with setup.registry.read() as session:
-        assert len(list_lesions(session, read_id)) == 2
+        assert len(list_lesions(session, setup.reader, read_id)) == 2
         read = start_or_resume_draft(session, setup.reader, CASE)
         assert (read.version, read.comment) == (version, "two lesions")
     assert _audit_count(setup.registry) == events
+
+
+def _rows(s: Setup, read_id: int) -> dict[int, tuple[int, int]]:
+    """``label → (row id, row version)`` of the read's lesions."""
+    with s.registry.read() as session:
+        return {
+            row.label: (row.id, row.version)
+            for row in session.scalars(select(Lesion).where(Lesion.read_id == read_id))
+        }
+
+
+def test_saving_changes_touches_only_the_changed_rows(setup: Setup) -> None:
+    read_id, version = _save_two(setup)
+    before = _rows(setup, read_id)
+    labels = _two_lesions()
+    labels[5, 3:7, 1:3] = 1  # lesion 1 grows by a column
+    with setup.registry.write() as session:
+        saved = save_draft_changes(
+            session, setup.reader, read_id, version,
+            lesions=[ChangedLesions(LesionDraft(setup.series_id, labels), frozenset({1}))],
+        )  # fmt: skip
+        version = saved.read.version
+        assert (saved.written, saved.deleted) == ((1,), ())
+    after = _rows(setup, read_id)
+    assert after[2] == before[2]  # untouched
+    assert after[1] == (before[1][0], before[1][1] + 1)  # the same row, updated
+    with setup.registry.read() as session:
+        (one, two) = list_lesions(session, setup.reader, read_id)
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert event is not None
+        action, audited = event.action, dict(event.after or {})
+        read = session.get(Read, read_id)
+        assert read is not None
+        assert (read.comment, read.confidence) == ("two lesions", 4)  # choices kept
+    voxel_ml = SPACING[0] * SPACING[1] * SPACING[2] / 1000
+    assert one.volume_ml == pytest.approx(32 * voxel_ml)
+    assert two.location == "frontal"  # lesion 2's details were not handed over, and kept
+    assert action == "read.draft_saved"
+    assert (audited["lesions_written"], audited["lesions"]) == ([1], 2)
+
+    labels[labels == 2] = 0  # erased: its row is deleted, lesion 1's left alone
+    with setup.registry.write() as session:
+        saved = save_draft_changes(
+            session, setup.reader, read_id, version,
+            lesions=[ChangedLesions(LesionDraft(setup.series_id, labels), frozenset({2}))],
+            choices=DraftChoices(ImagingJudgement.NO, None, None),
+        )  # fmt: skip
+        assert (saved.written, saved.deleted) == ((), (2,))
+        version = saved.read.version
+    assert _rows(setup, read_id) == {1: after[1]}
+    with setup.registry.write() as session, pytest.raises(ConflictError, match="nothing"):
+        save_draft_changes(session, setup.reader, read_id, version - 1)
+    with setup.registry.write() as session, pytest.raises(PermissionDeniedError):
+        save_draft_changes(session, setup.other_reader, read_id, version)
+    wrong = np.zeros((3, 3, 3), dtype=np.uint8)
+    with setup.registry.write() as session, pytest.raises(ValidationError, match="series grid"):
+        save_draft_changes(
+            session, setup.reader, read_id, version,
+            lesions=[ChangedLesions(LesionDraft(setup.series_id, wrong), frozenset({1}))],
+        )  # fmt: skip
 
 
 def test_another_reader_cannot_save_my_read(setup: Setup) -> None:
@@ -217,7 +280,7 @@ def test_another_reader_cannot_save_my_read(setup: Setup) -> None:
     with setup.registry.write() as session, pytest.raises(PermissionDeniedError):
         save_draft(session, setup.other_reader, read_id, version, lesions=[])
     with setup.registry.read() as session, pytest.raises(PermissionDeniedError):
-        load_draft_labels(session, read_id, setup.series_id, actor=setup.other_reader)
+        load_draft_labels(session, setup.other_reader, read_id, setup.series_id)
 
 
 def test_a_submitted_read_is_immutable(setup: Setup) -> None:
@@ -233,7 +296,7 @@ def test_a_submitted_read_is_immutable(setup: Setup) -> None:
         start_or_resume_draft(session, setup.reader, CASE)
     with setup.registry.read() as session:
         assert latest_draft(session, setup.reader) is None
-        assert len(list_lesions(session, read_id)) == 2
+        assert len(list_lesions(session, setup.reader, read_id)) == 2
 
 
 def test_submitting_needs_a_judgement(setup: Setup) -> None:
@@ -258,7 +321,7 @@ def test_latest_draft_is_offered_after_a_restart(
             assert read is not None
             assert (read.id, read.version) == (read_id, version)
             np.testing.assert_array_equal(
-                load_draft_labels(session, read_id, s.series_id), _two_lesions()
+                load_draft_labels(session, s.reader, read_id, s.series_id), _two_lesions()
             )
             assert latest_draft(session, s.other_reader) is None
     finally:

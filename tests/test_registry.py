@@ -12,8 +12,8 @@ from sqlalchemy import func, inspect, select, text
 
 from workbench.cases import NewCase, create_case, get_case, update_case
 from workbench.domain import Condition, Sex
+from workbench.errors import ConflictError, RegistryUnavailableError
 from workbench.registry.db import Registry, schema_revision, upgrade
-from workbench.registry.errors import ConflictError, RegistryUnavailableError
 from workbench.registry.models import AuditEvent, Base, Case
 from workbench.users import Actor
 
@@ -215,4 +215,142 @@ def test_upgrading_an_older_registry_keeps_its_data(sqlite_url: str) -> None:
     with registry.engine.connect() as conn:
         assert conn.execute(text("SELECT volume_index, source_uri FROM series")).one() == (0, "/x")
         assert conn.execute(text("SELECT registry_id FROM cases")).scalar() == "PML-1"
+    registry.close()
+
+
+_CONCORDANT = {
+    "reads": [3, 4],
+    "discordant": False,
+    "fired": [],
+    "spatial": True,
+    "rules": {"min_lesion_ml": 0.1, "volume_fraction": 0.5, "min_dice": 0.5},
+    "findings": [],
+}
+_DISCORDANT = {
+    "reads": [3, 5],
+    "discordant": True,
+    "fired": ["judgement", "volume"],
+    "spatial": False,
+    "rules": {"min_lesion_ml": 0.01, "volume_fraction": 0.25, "min_dice": 0.7},
+    "findings": [
+        {
+            "rule": "judgement",
+            "readers": ["reader1", "reader2"],
+            "detail": "judgements differ: reader1 yes, reader2 equivocal",
+            "values": {"reader1": "yes", "reader2": "equivocal"},
+        },
+        {
+            "rule": "volume",
+            "readers": ["reader1", "reader2"],
+            "detail": "total volumes differ by 0.600 mL (60% of the larger, limit 25%)",
+            "values": {"reader1": 1.0, "reader2": 0.4, "fraction": 0.6},
+        },
+    ],
+}
+
+
+def _registry_at_0003_with_audited_review(url: str) -> None:
+    """A registry at revision 0003 whose assessments and wrong passwords are only events."""
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from workbench.registry import audit
+    from workbench.registry.db import _alembic_config, create_registry_engine
+
+    engine = create_registry_engine(url)
+    with engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "0003")
+        conn.commit()
+    when = {"at": "2026-01-01 00:00:00", "yes": True, "no": False}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sites (id, code, name, version) VALUES (1, 'S', 'S', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, registry_id, site_id, sex, age_band, condition, "
+                "index_event, clinical_consistent, outcome, status, readers_required, "
+                "created_at, updated_at, version) VALUES (1, 'PML-1', 1, 'male', '20-29', "
+                "'hiv', 'x', 'present', 'unknown', 'discordant', 2, :at, :at, 1)"
+            ),
+            when,
+        )
+        for user_id, username in ((1, "reader2"), (2, "panel1")):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, display_name, active, created_at, "
+                    "version) VALUES (:id, :name, :name, :yes, :at, 1)"
+                ),
+                {"id": user_id, "name": username, **when},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO adjudications (id, case_id, certainty, engine_version, "
+                "engine_result, is_final, created_by_id, created_at, version) "
+                "VALUES (7, 1, 'probable', 'aan2013', '{}', :no, 2, :at, 1)"
+            ),
+            when,
+        )
+    with Session(engine) as session, session.begin():
+
+        def event(actor: str, action: str, entity: str, after: dict | None = None) -> None:
+            entity_type = "case" if action == "case.discordance" else "adjudication"
+            audit.record(
+                session,
+                actor=actor,
+                role=None,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity,
+                after=after,
+            )
+
+        event("workbench", "case.discordance", "PML-1", _CONCORDANT)
+        event("reader2", "case.discordance", "PML-1", _DISCORDANT)
+        event("reader2", "case.discordance", "PML-GONE", _DISCORDANT)  # no such case
+        for _ in range(5):
+            event("panel1", "adjudication.signature_refused", "7")
+        event("panel1", "adjudication.signature_refused", "99")  # no such decision
+        event("ghost", "adjudication.signature_refused", "7")  # no such user
+    engine.dispose()
+
+
+def test_upgrading_keeps_discordance_assessments_and_lockouts(registry_url: str) -> None:
+    """Revision 0004 fills its tables from the audit events a 0003 registry recorded."""
+    from alembic import command
+
+    from adjudication.vocabulary import Role
+    from workbench.errors import PermissionDeniedError
+    from workbench.panel import _check_not_locked_out, latest_discordance
+    from workbench.registry import audit
+    from workbench.registry.db import _alembic_config
+    from workbench.registry.models import DiscordanceAssessment, SigningFailure
+
+    _registry_at_0003_with_audited_review(registry_url)
+    registry = Registry.open(registry_url)
+    panel1 = Actor("panel1", "panel1", frozenset({Role.PANEL}))
+
+    def check() -> None:
+        with registry.read() as session:
+            assessments = list(
+                session.scalars(select(DiscordanceAssessment).order_by(DiscordanceAssessment.id))
+            )
+            assert [a.case_id for a in assessments] == [1, 1]
+            assert [a.assessed_by_id for a in assessments] == [None, 1]
+            assert [a.as_dict() for a in assessments] == [_CONCORDANT, _DISCORDANT]
+            assert latest_discordance(session, "PML-1") == _DISCORDANT
+            assert latest_discordance(session, "PML-GONE") is None
+            failures = list(session.scalars(select(SigningFailure).order_by(SigningFailure.id)))
+            assert [(f.user_id, f.adjudication_id) for f in failures] == [(2, 7)] * 5 + [(2, None)]
+            with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1'"):
+                _check_not_locked_out(session, panel1)
+            assert audit.verify(session) is None
+            assert session.scalar(select(func.count()).select_from(AuditEvent)) == 10
+
+    check()
+    with registry.engine.connect() as conn:
+        command.downgrade(_alembic_config(conn), "0003")
+        conn.commit()
+        tables = set(inspect(conn).get_table_names())
+    assert not tables & {"discordance_assessments", "signing_failures"}
+    assert upgrade(registry.engine) is True
+    check()  # the events are still there, and fill the tables again
     registry.close()

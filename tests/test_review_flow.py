@@ -16,7 +16,9 @@ from adjudication.discordance import DiscordanceRules
 from adjudication.vocabulary import ImagingJudgement, Role
 from tests.test_reads import CASE, SHAPE_IJK, Setup, _setup
 from workbench.domain import CaseStatus
+from workbench.errors import NotFoundError, PermissionDeniedError, ValidationError
 from workbench.importer import ParserSandbox
+from workbench.reading_flow import after_submit, assign, fetch_read, reads_of_case
 from workbench.reads import (
     LesionDraft,
     list_lesions,
@@ -26,9 +28,7 @@ from workbench.reads import (
     submit_read,
 )
 from workbench.registry.db import Registry
-from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from workbench.registry.models import AuditEvent, Case, Read
-from workbench.review_flow import after_submit, assign, fetch_read, reads_of_case
 from workbench.users import Actor, add_user, resolve_actor
 
 RULES = DiscordanceRules(min_lesion_ml=0.01, volume_fraction=0.5, min_dice=0.5)
@@ -170,12 +170,12 @@ def _reads_of_case(f: Flow, actor: Actor, read_id: int) -> Any:
 
 def _list_lesions(f: Flow, actor: Actor, read_id: int) -> Any:
     with f.registry.read() as session:
-        return list_lesions(session, read_id, actor=actor)
+        return list_lesions(session, actor, read_id)
 
 
 def _load_labels(f: Flow, actor: Actor, read_id: int) -> Any:
     with f.registry.read() as session:
-        return load_draft_labels(session, read_id, f.s.series_id, actor=actor)
+        return load_draft_labels(session, actor, read_id, f.s.series_id)
 
 
 FETCHES: dict[str, Fetch] = {
@@ -196,8 +196,12 @@ def test_blinding_for_every_way_a_read_is_fetched(flow: Flow, how: str) -> None:
         f, f.s.other_reader, ImagingJudgement.NO, _box((2, 3, 1), (6, 7, 4)), submit=False
     )
 
-    # Before reader 2 submits: nobody but reader 1 sees reader 1's read.
+    # Before reader 2 submits: nobody but reader 1 sees reader 1's read. Reader 2 may list
+    # the case's reads, but the list holds only their own.
     for early in (f.s.other_reader, f.outsider, f.panel):
+        if how == "reads_of_case" and early is f.s.other_reader:
+            assert [v.id for v in fetch(f, early, first)] == [second]
+            continue
         with pytest.raises(PermissionDeniedError):
             fetch(f, early, first)
     # Reader 1 has submitted, but may not peek at reader 2's draft either.
@@ -322,12 +326,98 @@ def test_lesions_far_apart_are_discordant_by_mask(flow: Flow) -> None:
     assert _status(f.registry) is CaseStatus.DISCORDANT
 
 
+def test_the_assessment_is_stored_as_a_row_with_what_the_audit_event_records(
+    flow: Flow,
+) -> None:
+    from workbench.panel import latest_discordance
+    from workbench.registry.models import DiscordanceAssessment, User
+
+    f = flow
+    _assign_both(f)
+    first = _read(f, f.s.reader, ImagingJudgement.YES, _box((0, 0, 0), (4, 4, 3)), submit=True)
+    with f.registry.read() as session:
+        assert latest_discordance(session, CASE) is None  # not assessed yet
+    second = _read(
+        f, f.s.other_reader, ImagingJudgement.NO, _box((14, 18, 8), (18, 22, 11)), submit=True
+    )
+    with f.registry.write() as session:
+        after_submit(session, CASE, RULES, actor=f.s.other_reader)
+    (event,) = _events(f.registry, "case.discordance")
+    with f.registry.read() as session:
+        (row,) = session.scalars(select(DiscordanceAssessment))
+        reader2 = session.scalars(select(User.id).where(User.username == "reader2")).one()
+        assert row.assessed_by_id == reader2
+        assert row.read_ids == [first, second]
+        assert (row.discordant, row.spatial) == (True, True)
+        assert row.fired == ["judgement", "detection", "dice"]
+        assert row.rules == RULES.as_dict()
+        assert row.as_dict() == event.after
+        assert latest_discordance(session, CASE) == event.after
+        assert latest_discordance(session, "PML-0002") is None  # another case's is not this one
+
+
+def test_the_newest_assessment_of_the_case_is_the_one_in_force(flow: Flow) -> None:
+    """A correction adds a second row that wins; the rows, not the audit events, are read."""
+    from workbench.panel import latest_discordance
+    from workbench.reading_flow import start_correction, submit
+    from workbench.registry.models import DiscordanceAssessment
+    from workbench.review_config import ReviewConfig
+
+    f = flow
+    _assign_both(f)
+    lesion = _box((2, 3, 1), (6, 7, 4))
+    first = _read(f, f.s.reader, ImagingJudgement.YES, lesion, submit=True)
+    draft = _read(f, f.s.other_reader, ImagingJudgement.EQUIVOCAL, lesion, submit=False)
+    config = ReviewConfig(discordance=RULES)
+    with f.registry.write() as session:
+        submit(session, f.s.other_reader, draft, _version(session, draft), config=config)
+    assert _status(f.registry) is CaseStatus.DISCORDANT
+    with f.registry.write() as session:
+        correction = start_correction(session, f.s.reader, first, "Misread the DWI; equivocal.")
+        correction = save_draft(
+            session,
+            f.s.reader,
+            correction.id,
+            correction.version,
+            lesions=[LesionDraft(f.s.series_id, lesion)],
+            judgement=ImagingJudgement.EQUIVOCAL,
+        )
+        submit(session, f.s.reader, correction.id, correction.version, config=config)
+    assert _status(f.registry) is CaseStatus.IN_ADJUDICATION
+    events = _events(f.registry, "case.discordance")
+    with f.registry.read() as session:
+        rows = list(
+            session.scalars(select(DiscordanceAssessment).order_by(DiscordanceAssessment.id))
+        )
+        assert [row.as_dict() for row in rows] == [event.after for event in events]
+        assert [row.discordant for row in rows] == [True, False]
+        assert latest_discordance(session, CASE) == events[-1].after
+    # A newer row with no audit event beside it: the row is what the workbench reads.
+    with f.registry.write() as session:
+        case_id = session.scalars(select(Case.id).where(Case.registry_id == CASE)).one()
+        session.add(
+            DiscordanceAssessment(
+                case_id=case_id,
+                read_ids=[9999],
+                discordant=True,
+                spatial=False,
+                fired=["volume"],
+                rules=RULES.as_dict(),
+                findings=[],
+            )
+        )
+    with f.registry.read() as session:
+        latest = latest_discordance(session, CASE)
+    assert latest is not None
+    assert (latest["reads"], latest["fired"], latest["spatial"]) == ([9999], ["volume"], False)
+
+
 def test_a_reader_not_assigned_to_the_case_cannot_start_a_read(flow: Flow) -> None:
     f = flow
     _assign_both(f)
     with (
         f.registry.write() as session,
-        pytest.raises(PermissionDeniedError, match="not one of its assigned readers"),
+        pytest.raises(PermissionDeniedError, match="not assigned to read it"),
     ):
         start_or_resume_draft(session, f.outsider, CASE)
     with f.registry.read() as session:

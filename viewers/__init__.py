@@ -34,8 +34,8 @@ How it fits together (each module's docstring says more):
   (``SliceView.set_tool``), its settings, the active label, undo/redo and the label
   operations; the model of ``viewers.qt.QtLabelToolbar``. :mod:`viewers.tool_overlay`
   computes what a view draws for its tool (brush circle, open polygon, grow preview).
-- :mod:`viewers.measure` — per-label voxel count, mL, centroid and hemisphere; 26-connected
-  lesions.
+- :mod:`viewers.measure` — per-label voxel count, mL, centroid (LPS mm) and box; 26-connected
+  lesions. The code base's one lesion measurement: the workbench stores what it computes.
 - :mod:`viewers.bench`, :mod:`viewers.tools_bench` — speed rows for the application's
   ``bench`` command.
 

@@ -67,14 +67,24 @@ def synthetic_brain(
     return np.clip(volume, -32768, 32767).astype(np.int16), mask
 
 
-def _median_ms(function: Callable[[], object], repeat: int) -> float:
-    function()
+def median_seconds(function: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``function`` over ``repeat`` runs after ``warmup`` runs.
+
+    The one timing loop of the benchmarks: these rows and the application's ``bench`` rows
+    (``workbench.bench``) both time with it.
+    """
+    for _ in range(warmup):
+        function()
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         function()
         times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000.0
+    return statistics.median(times)
+
+
+def _median_ms(function: Callable[[], object], repeat: int) -> float:
+    return median_seconds(function, repeat=repeat) * 1000.0
 
 
 def _row(name: str, value: float, peer: str, peer_value: float, target: str) -> dict[str, Any]:

@@ -9,15 +9,15 @@ Later capabilities append their rows to :data:`BENCHMARKS`.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from viewers.bench import median_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +35,6 @@ class BenchRow:
     def as_json(self) -> dict[str, Any]:
         """The row as ``--json`` prints it."""
         return asdict(self)
-
-
-def median_seconds(function: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``function`` over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +190,10 @@ def _bench_draft(data: BenchData) -> Iterator[BenchRow]:
     from workbench.cases import NewCase, create_case
     from workbench.domain import CaseStatus, Condition, Sex
     from workbench.importer import ParserSandbox, import_path
+    from workbench.reading_flow import assign
     from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
     from workbench.registry.db import Registry
     from workbench.registry.models import Case
-    from workbench.review_flow import assign
     from workbench.users import add_user, resolve_actor
 
     registry = Registry.open(f"sqlite:///{data.root / 'draft.sqlite3'}")
@@ -257,6 +245,98 @@ def _bench_draft(data: BenchData) -> Iterator[BenchRow]:
     )  # fmt: skip
 
 
+def _bench_autosave(data: BenchData) -> Iterator[BenchRow]:
+    """Autosave after one lesion of a 20-lesion draft changed: only what changed is written.
+
+    Two readers of one case on a 256×256×176 grid (no image import: the series row alone)
+    each hold the same 20 lesions. Each run grows or shrinks lesion 7 by one voxel; ours
+    saves through :meth:`~workbench.services.draft.DraftSession.save` (the changed lesion's
+    row), the peer hands the whole snapshot to :func:`workbench.reads.save_draft` (every
+    lesion re-measured, re-encoded and re-inserted), as the window did before.
+    """
+    import hashlib
+
+    from adjudication.vocabulary import Role
+    from viewers.labels_edit import VoxelBox
+    from workbench.cases import NewCase, create_case
+    from workbench.domain import CaseStatus, Condition, SequenceClass, Sex, SourceKind
+    from workbench.reading_flow import assign
+    from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
+    from workbench.registry.db import Registry
+    from workbench.services.draft import DraftSession
+    from workbench.studies import SeriesRecord, add_series, add_study
+    from workbench.users import add_user, resolve_actor
+
+    shape = (256, 256, 176)
+    labels = np.zeros(shape, dtype=np.uint16)
+    grid = np.indices((5, 4)).reshape(2, -1).T
+    for n, (a, b) in enumerate(grid, start=1):
+        i, j, k = 40 + a * 40, 50 + b * 45, 40 + (n % 5) * 20
+        labels[i - 4 : i + 4, j - 4 : j + 4, k - 3 : k + 3] = n
+    i, j, k = (int(v) + 1 for v in np.argwhere(labels == 7).max(axis=0))
+    box = VoxelBox((i, j, k), (i + 1, j + 1, k + 1))
+
+    registry = Registry.open(f"sqlite:///{data.root / 'autosave.sqlite3'}")
+    try:
+        with registry.write() as session:
+            coordinator = resolve_actor(session, "bench")
+            create_case(
+                session, coordinator, NewCase("PML-S", "BENCH", Sex.OTHER, "40-49", Condition.HIV)
+            )
+            study = add_study(session, coordinator, "PML-S", 0)
+            series = add_series(
+                session, coordinator, study,
+                SeriesRecord(
+                    SourceKind.NIFTI, "/bench/flair.nii", hashlib.sha256(b"bench").hexdigest(),
+                    SequenceClass.FLAIR, shape, np.eye(4), "int16",
+                ),
+            )  # fmt: skip
+            session.flush()
+            series_id = series.id
+            study.case.status = CaseStatus.READY
+            for name in ("bench.ours", "bench.peer"):
+                add_user(session, name, name, {Role.READER}, by=coordinator)
+            assign(session, coordinator, "PML-S", ["bench.ours", "bench.peer"], Role.READER)
+        with registry.write() as session:
+            ours_actor = resolve_actor(session, "bench.ours")
+            peer_actor = resolve_actor(session, "bench.peer")
+            read = start_or_resume_draft(session, peer_actor, "PML-S")
+            read = save_draft(
+                session, peer_actor, read.id, read.version,
+                lesions=[LesionDraft(series_id, labels)],
+            )  # fmt: skip
+            peer_id, peer_version = read.id, [read.version]
+        peer_labels = labels.copy()
+        draft = DraftSession.open(registry, ours_actor, "PML-S", [series_id])
+        draft.set_labels(series_id, labels)
+        draft.save()
+
+        def ours() -> None:
+            array = draft.labels(series_id)
+            array[box.lo] = 0 if array[box.lo] else 7
+            draft.mark_edited(series_id, box)
+            assert draft.save()
+
+        def theirs() -> None:
+            peer_labels[box.lo] = 0 if peer_labels[box.lo] else 7
+            with registry.write() as session:
+                saved = save_draft(
+                    session, peer_actor, peer_id, peer_version[0],
+                    lesions=[LesionDraft(series_id, peer_labels)],
+                )  # fmt: skip
+                peer_version[0] = saved.version
+
+        mine, peer_seconds = median_seconds(ours, repeat=5), median_seconds(theirs, repeat=5)
+    finally:
+        registry.close()
+    yield BenchRow(
+        "autosave of a 20-lesion draft on a 256x256x176 grid after one lesion changed: "
+        "DraftSession.save (the changed lesion's row only)",
+        mine, "s", "save_draft of the whole snapshot (every lesion re-measured and re-inserted)",
+        peer_seconds, mine / peer_seconds, "< 1 (faster)",
+    )  # fmt: skip
+
+
 def _bench_render(_data: BenchData) -> Iterator[BenchRow]:
     """Model change to pixels, from :mod:`viewers.bench` (its own synthetic volumes)."""
     from viewers.bench import render_benchmarks
@@ -281,6 +361,7 @@ BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
     _bench_render,
     _bench_tools,
     _bench_draft,
+    _bench_autosave,
 ]
 """Every benchmark, in report order; later issues append theirs."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.registry.errors import ValidationError
+from workbench.errors import ValidationError
 
 
 class CacheError(ValidationError):

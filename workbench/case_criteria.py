@@ -30,10 +30,11 @@ from adjudication.criteria import (
     TriadInput,
     evaluate,
 )
-from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, Role, TriState
+from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, TriState
 from workbench.domain import LabQualitative, LabTest
+from workbench.policy import Action, require
 from workbench.reads import all_reads_in, assigned_reader_ids
-from workbench.registry.models import Adjudication, Case, Read
+from workbench.registry.models import Case, Decision, Read
 from workbench.users import Actor
 
 _PCR = {
@@ -81,7 +82,8 @@ def case_inputs(session: Session, case: Case) -> CaseInputs:
     """The engine's inputs for ``case`` (its collections must be loadable in ``session``)."""
     notes = [f"clinical features: recorded as {case.clinical_consistent.value}"]
     reads = list(session.scalars(select(Read).where(Read.case_id == case.id)))
-    if all_reads_in(session, case.id):
+    complete = all_reads_in(session, case.id)
+    if complete:
         imaging, note = _imaging(reads)
     else:
         # Judgements stay blinded until every assigned read is in, for the engine too: a
@@ -122,15 +124,16 @@ def case_inputs(session: Session, case: Case) -> CaseInputs:
         notes.append(f"histopathology: triad {triad.value}, tissue JCV {tissue.value}")
 
     decision = session.scalars(
-        select(Adjudication)
-        .where(Adjudication.case_id == case.id, Adjudication.is_final.is_(True))
-        .order_by(Adjudication.id.desc())
+        select(Decision)
+        .where(Decision.case_id == case.id, Decision.is_final.is_(True))
+        .order_by(Decision.id.desc())
         .limit(1)
     ).first()
     alternative = bool(decision and decision.alternative_diagnosis)
     if alternative:
         notes.append("alternative diagnosis: recorded in the panel's final decision")
-    volume = _lesion_volume(reads)
+    # Lesion volumes are read contents: blinded, like the judgements, until every read is in.
+    volume = _lesion_volume(reads) if complete else None
     if volume is not None:
         notes.append(f"lesion volume: {volume:.2f} mL (mean total of the submitted reads)")
     inputs = Inputs(
@@ -183,7 +186,7 @@ def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
     A registry-wide report of decisions and of the evidence behind them: coordinators and
     administrators only.
     """
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="re-classify the registry")
+    require(actor, Action.RECLASSIFY)
     cases = session.scalars(
         select(Case)
         .order_by(Case.registry_id)
@@ -197,9 +200,9 @@ def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
     for case in cases:
         derived = case_inputs(session, case)
         decision = session.scalars(
-            select(Adjudication.certainty)
-            .where(Adjudication.case_id == case.id, Adjudication.is_final.is_(True))
-            .order_by(Adjudication.created_at.desc(), Adjudication.id.desc())
+            select(Decision.certainty)
+            .where(Decision.case_id == case.id, Decision.is_final.is_(True))
+            .order_by(Decision.created_at.desc(), Decision.id.desc())
             .limit(1)
         ).first()
         out.append(

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from adjudication.vocabulary import Role, TriState
+from adjudication.vocabulary import TriState
 from workbench.domain import CaseStatus, Condition, LabTest, Outcome, Sex, coerce_enum
+from workbench.errors import ConflictError, NotFoundError, ValidationError
+from workbench.policy import Action, require
 from workbench.registry import audit
-from workbench.registry.errors import ConflictError, NotFoundError, ValidationError
 from workbench.registry.models import (
     Case,
     ClinicalFeature,
@@ -176,7 +177,7 @@ def ensure_site(session: Session, code: str, name: str | None = None) -> Site:
 
 def create_case(session: Session, actor: Actor, new: NewCase) -> Case:
     """Store a new case with its exposures and clinical features, and audit it."""
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="create cases")
+    require(actor, Action.CREATE_CASE)
     if session.scalars(select(Case.id).where(Case.registry_id == new.registry_id)).first():
         raise ValidationError(f"registry id: {new.registry_id} exists already")
     site = ensure_site(session, new.site_code)
@@ -286,7 +287,7 @@ def update_case(
     Raises :class:`ConflictError` when someone saved the case since (nothing is written),
     :class:`ValidationError` for an unknown field or a bad value.
     """
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="change cases")
+    require(actor, Action.EDIT_CASE)
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise ValidationError(f"case {registry_id}: cannot change {', '.join(sorted(unknown))}")

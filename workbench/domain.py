@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
-from workbench.registry.errors import ValidationError
+from workbench.errors import ValidationError
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workbench.domain import SequenceClass, SourceKind
+from workbench.errors import NotFoundError, RegistryError, ValidationError
 from workbench.registry.db import Registry
-from workbench.registry.errors import NotFoundError, RegistryError, ValidationError
 from workbench.registry.models import Case, ImagingStudy
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.users import Actor

@@ -37,10 +37,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adjudication.vocabulary import Role
 from workbench.domain import LabQualitative, LabTest
+from workbench.errors import NotFoundError, ValidationError
+from workbench.policy import Action, require
 from workbench.registry import audit
-from workbench.registry.errors import NotFoundError, ValidationError
 from workbench.registry.models import Case, LabResult
 from workbench.users import Actor
 
@@ -210,7 +210,7 @@ class LabEntry:
 
 def add_lab_result(session: Session, actor: Actor, entry: LabEntry) -> LabResult:
     """Store one validated lab result on its case, audited."""
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="enter lab results")
+    require(actor, Action.ENTER_LABS)
     case = session.scalars(select(Case).where(Case.registry_id == entry.registry_id)).first()
     if case is None:
         raise NotFoundError(f"case: no case {entry.registry_id!r} in this registry")
@@ -396,7 +396,7 @@ def import_lab_file(session: Session, actor: Actor, path: Path) -> list[LabResul
     A file with any bad row (including a row naming a case the registry does not have)
     raises :class:`LabFileError` before anything is written.
     """
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="import lab results")
+    require(actor, Action.ENTER_LABS)
     entries, errors = _parse_lab_file(path)
     wanted = {e.registry_id for _, e in entries}
     known = set(session.scalars(select(Case.registry_id).where(Case.registry_id.in_(wanted))))

@@ -36,31 +36,47 @@ from adjudication.consensus import (
 )
 from adjudication.criteria import Result, evaluate
 from adjudication.criteria_io import result_json
-from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role
+from adjudication.vocabulary import Certainty, Pathway, Role
+from workbench.actor import Actor
 from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
-from workbench.reads import all_reads_in, assigned_panel_ids, assigned_reader_ids
-from workbench.registry import audit
-from workbench.registry.db import Registry
-from workbench.registry.errors import (
+from workbench.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from workbench.policy import REVIEW_OUTCOME_STATUSES, Action, require
+from workbench.reads import case_facts
+from workbench.registry import audit
+from workbench.registry.db import Registry
 from workbench.registry.models import (
-    Adjudication,
     AuditEvent,
     Case,
+    Decision,
+    DiscordanceAssessment,
     Read,
     Signature,
+    SigningFailure,
     User,
     utcnow,
 )
 from workbench.review_config import ReviewConfig, load_review_config
-from workbench.users import Actor, check_password
+from workbench.users import check_password
 
-_STATUS_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
+DECIDING_STATUSES = frozenset({CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION, CaseStatus.FINAL})
+"""Case statuses in which the panel proposes a decision (over a final one: a change)."""
+
+
+def not_deciding(registry_id: str, status: CaseStatus) -> str | None:
+    """Why the panel does not decide case ``registry_id`` in ``status``, or ``None`` when it
+    does (:data:`DECIDING_STATUSES`); :func:`propose_decision` refuses with this message."""
+    if status in DECIDING_STATUSES:
+        return None
+    return (
+        f"case {registry_id} is {status.label}: the panel decides cases that are discordant "
+        "or in adjudication"
+    )
 
 
 class DecisionState(StrEnum):
@@ -77,7 +93,7 @@ class DecisionState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SignatureView:
+class SignatureRecord:
     """One signature as the manifest shows it: printed name, UTC time and meaning."""
 
     username: str
@@ -91,7 +107,7 @@ class SignatureView:
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionView:
+class DecisionRecord:
     """One panel decision with its signatures and state."""
 
     id: int
@@ -109,7 +125,7 @@ class DecisionView:
     engine_result: dict[str, Any]
     proposed_by: str
     created_at: dt.datetime
-    signatures: tuple[SignatureView, ...]
+    signatures: tuple[SignatureRecord, ...]
     signatures_required: int
 
     @property
@@ -119,7 +135,7 @@ class DecisionView:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineView:
+class EngineRecord:
     """The criteria engine's result for a case now, with where its inputs came from."""
 
     result: Result
@@ -149,49 +165,41 @@ def _user(session: Session, actor: Actor) -> User:
     return user
 
 
-def _require_panel_member(session: Session, actor: Actor, case: Case, action: str) -> User:
-    actor.require(Role.PANEL, action=action)
-    user = _user(session, actor)
-    if user.id not in assigned_panel_ids(session, case.id):
-        raise PermissionDeniedError(
-            f"user {actor.username!r} may not {action}: they are not on the panel of case "
-            f"{case.registry_id} (a coordinator assigns the panel)"
-        )
-    if not all_reads_in(session, case.id):
-        raise PermissionDeniedError(
-            f"case {case.registry_id}: the panel decides once every assigned reader has "
-            "submitted; reads are still outstanding"
-        )
-    return user
+def _require_panel_member(session: Session, actor: Actor, case: Case) -> User:
+    """The actor's user row, if the policy lets them decide on ``case`` (:data:`Action.DECIDE`)."""
+    require(actor, Action.DECIDE, case_facts(session, actor, case.id))
+    return _user(session, actor)
 
 
 def latest_discordance(session: Session, registry_id: str) -> dict[str, Any] | None:
-    """The latest discordance assessment of a case (as recorded in the audit trail)."""
-    event = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action == "case.discordance",
-            AuditEvent.entity_type == "case",
-            AuditEvent.entity_id == registry_id,
-        )
-        .order_by(AuditEvent.id.desc())
+    """The latest discordance assessment of a case, or ``None`` before it was assessed.
+
+    The newest :class:`DiscordanceAssessment` row of the case, as a dict: the reads compared
+    (``reads``), ``discordant``, ``fired``, ``spatial``, ``rules`` and ``findings``, the same
+    values its ``case.discordance`` audit event records.
+    """
+    assessment = session.scalars(
+        select(DiscordanceAssessment)
+        .join(Case, Case.id == DiscordanceAssessment.case_id)
+        .where(Case.registry_id == registry_id)
+        .order_by(DiscordanceAssessment.id.desc())
         .limit(1)
     ).first()
-    return dict(event.after) if event is not None and event.after else None
+    return assessment.as_dict() if assessment is not None else None
 
 
-def _decisions(session: Session, case_id: int) -> list[Adjudication]:
+def _decisions(session: Session, case_id: int) -> list[Decision]:
     return list(
         session.scalars(
-            select(Adjudication)
-            .where(Adjudication.case_id == case_id)
-            .options(selectinload(Adjudication.signatures))
-            .order_by(Adjudication.id)
+            select(Decision)
+            .where(Decision.case_id == case_id)
+            .options(selectinload(Decision.signatures))
+            .order_by(Decision.id)
         )
     )
 
 
-def _states(decisions: list[Adjudication]) -> dict[int, DecisionState]:
+def _states(decisions: list[Decision]) -> dict[int, DecisionState]:
     replaced = {d.supersedes_id for d in decisions if d.supersedes_id is not None}
     finals = [d.id for d in decisions if d.is_final]
     in_force = max(finals) if finals else None
@@ -206,13 +214,13 @@ def _states(decisions: list[Adjudication]) -> dict[int, DecisionState]:
     return states
 
 
-def _pending(decisions: list[Adjudication]) -> Adjudication | None:
+def _pending(decisions: list[Decision]) -> Decision | None:
     states = _states(decisions)
     pending = [d for d in decisions if states[d.id] is DecisionState.PENDING]
     return pending[-1] if pending else None
 
 
-def _in_force(decisions: list[Adjudication]) -> Adjudication | None:
+def _in_force(decisions: list[Decision]) -> Decision | None:
     states = _states(decisions)
     finals = [d for d in decisions if states[d.id] is DecisionState.FINAL]
     return finals[-1] if finals else None
@@ -224,14 +232,14 @@ def _username(session: Session, user_id: int) -> str:
 
 def _view(
     session: Session,
-    decision: Adjudication,
+    decision: Decision,
     state: DecisionState,
     registry_id: str,
     required: int,
-) -> DecisionView:
+) -> DecisionRecord:
     engine = decision.engine_result or {}
     engine_certainty = engine.get("certainty")
-    return DecisionView(
+    return DecisionRecord(
         id=decision.id,
         version=decision.version,
         registry_id=registry_id,
@@ -248,14 +256,14 @@ def _view(
         proposed_by=_username(session, decision.created_by_id),
         created_at=decision.created_at,
         signatures=tuple(
-            SignatureView(_username(session, s.user_id), s.printed_name, s.meaning, s.signed_at)
+            SignatureRecord(_username(session, s.user_id), s.printed_name, s.meaning, s.signed_at)
             for s in decision.signatures
         ),
         signatures_required=required,
     )
 
 
-def _snapshot(decision: Adjudication) -> dict[str, Any]:
+def _snapshot(decision: Decision) -> dict[str, Any]:
     return {
         "certainty": decision.certainty.value,
         "pathway": decision.pathway.value if decision.pathway else None,
@@ -271,44 +279,23 @@ def _snapshot(decision: Adjudication) -> dict[str, Any]:
 # --- access --------------------------------------------------------------------------------
 
 
-def check_decision_access(session: Session, actor: Actor | None, case: Case) -> None:
-    """Refuse unless ``actor`` may see the panel's decisions on ``case``.
-
-    Coordinators, administrators and the case's panel see them; a reader assigned to the case
-    sees them once they have submitted their own read of it; nobody else does. ``None`` is the
-    workbench itself (exports).
-    """
-    if actor is None or actor.roles.intersection(_STATUS_ROLES):
-        return
-    user = _user(session, actor)
-    if Role.PANEL in actor.roles and user.id in assigned_panel_ids(session, case.id):
-        return
-    if Role.READER in actor.roles and user.id in assigned_reader_ids(session, case.id):
-        submitted = session.scalar(
-            select(Read.id).where(
-                Read.case_id == case.id,
-                Read.reader_id == user.id,
-                Read.status.in_((ReadStatus.SUBMITTED, ReadStatus.SUPERSEDED)),
-            )
-        )
-        if submitted is not None:
-            return
-    raise PermissionDeniedError(
-        f"user {actor.username!r} may not see the panel's decision on case {case.registry_id}: "
-        "readers see it only after submitting their own read, and only readers and panel "
-        "members of the case (or coordinators) see it at all"
-    )
+def check_decision_access(session: Session, actor: Actor, case: Case) -> None:
+    """Refuse unless ``actor`` may see the panel's work on ``case`` (its discordance and
+    decisions): :data:`workbench.policy.Action.SEE_PANEL_WORK`."""
+    require(actor, Action.SEE_PANEL_WORK, case_facts(session, actor, case.id))
 
 
 def engine_now(
-    session: Session, registry_id: str, *, alternative_diagnosis: bool | None = None
-) -> EngineView:
-    """The criteria engine's result for the case as its data stand now.
+    session: Session, actor: Actor, registry_id: str, *, alternative_diagnosis: bool | None = None
+) -> EngineRecord:
+    """The criteria engine's result for the case as its data stand now, if ``actor`` may see
+    the panel's work on it (the result shows the discordance and the reads' judgement).
 
     ``alternative_diagnosis`` overrides the input taken from the decision in force: a
     proposal is weighed with its own finding of whether another disorder explains the case.
     """
     case = _case(session, registry_id)
+    check_decision_access(session, actor, case)
     derived = case_inputs(session, case)
     inputs = derived.inputs
     derivation = derived.derivation
@@ -325,15 +312,15 @@ def engine_now(
         if discordance is not None
         else case.status is CaseStatus.DISCORDANT
     )
-    return EngineView(evaluate(inputs), derivation, discordant, discordance)
+    return EngineRecord(evaluate(inputs), derivation, discordant, discordance)
 
 
 def decisions_of_case(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     registry_id: str,
     config: ReviewConfig | None = None,
-) -> list[DecisionView]:
+) -> list[DecisionRecord]:
     """Every panel decision on the case, oldest first, as ``actor`` may see them."""
     case = _case(session, registry_id)
     check_decision_access(session, actor, case)
@@ -351,7 +338,7 @@ def propose_decision(
     *,
     replaces: int | None = None,
     change_reason: str | None = None,
-) -> Adjudication:
+) -> Decision:
     """Record the panel's proposed decision on the case; it is final once enough members sign.
 
     ``replaces`` is the id of the pending decision the actor saw (``None`` when they saw
@@ -362,12 +349,10 @@ def propose_decision(
     rationale where the decision differs from the engine or the case was discordant).
     """
     case = _case(session, registry_id, lock=True)
-    user = _require_panel_member(session, actor, case, "record the panel's decision")
-    if case.status not in (CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION, CaseStatus.FINAL):
-        raise ValidationError(
-            f"case {registry_id} is {case.status.label}: the panel decides cases that are "
-            "discordant or in adjudication"
-        )
+    user = _require_panel_member(session, actor, case)
+    why_not = not_deciding(registry_id, case.status)
+    if why_not is not None:
+        raise ValidationError(why_not)
     decisions = _decisions(session, case.id)
     pending = _pending(decisions)
     if (pending.id if pending else None) != replaces:
@@ -381,15 +366,15 @@ def propose_decision(
         try:
             reason = check_change_reason(change_reason)
         except ConsensusError as exc:
-            raise ValidationError(f"case {registry_id}: {exc}") from None
+            raise ValidationError(f"case {registry_id}: {exc}", field=exc.field) from None
     alternative = bool((proposal.alternative_diagnosis or "").strip())
-    engine = engine_now(session, registry_id, alternative_diagnosis=alternative)
+    engine = engine_now(session, actor, registry_id, alternative_diagnosis=alternative)
     try:
         cleaned = check_proposal(proposal, engine.result.certainty, discordant=engine.discordant)
     except ConsensusError as exc:
-        raise ValidationError(f"case {registry_id}: {exc}") from None
+        raise ValidationError(f"case {registry_id}: {exc}", field=exc.field) from None
     supersedes = pending or in_force
-    decision = Adjudication(
+    decision = Decision(
         case_id=case.id,
         certainty=cleaned.certainty,
         pathway=cleaned.pathway,
@@ -433,7 +418,7 @@ def sign_decision(
     *,
     meaning: str | None = None,
     config: ReviewConfig | None = None,
-) -> Adjudication:
+) -> Decision:
     """Sign a pending decision with the actor's password, entered again, and a meaning.
 
     The signature records the signer's printed name, the time (UTC) and the meaning
@@ -444,13 +429,13 @@ def sign_decision(
     not pending or that the actor signed already.
     """
     config = config or load_review_config()
-    decision = session.get(Adjudication, decision_id, with_for_update=True)
+    decision = session.get(Decision, decision_id, with_for_update=True)
     if decision is None:
         raise NotFoundError(f"no decision {decision_id} in this registry")
     case = session.scalars(
         select(Case).where(Case.id == decision.case_id).with_for_update(of=Case)
     ).one()
-    user = _require_panel_member(session, actor, case, "sign the panel's decision")
+    user = _require_panel_member(session, actor, case)
     if not user.password_hash:
         raise ValidationError(
             f"user {actor.username!r} has no password set, and a signature needs one; set it "
@@ -465,7 +450,7 @@ def sign_decision(
     try:
         text = check_meaning(meaning or config.signature_meaning)
     except ConsensusError as exc:
-        raise ValidationError(f"decision {decision_id}: {exc}") from None
+        raise ValidationError(f"decision {decision_id}: {exc}", field=exc.field) from None
     decisions = _decisions(session, case.id)
     state = _states(decisions)[decision.id]
     if state is not DecisionState.PENDING:
@@ -534,17 +519,17 @@ LOCKOUT = dt.timedelta(minutes=15)
 
 
 def _check_not_locked_out(session: Session, actor: Actor) -> None:
-    """Refuse signing after :data:`MAX_REFUSED_SIGNATURES` wrong passwords in :data:`LOCKOUT`."""
+    """Refuse signing after :data:`MAX_REFUSED_SIGNATURES` wrong passwords in :data:`LOCKOUT`.
+
+    The wrong passwords are the actor's :class:`SigningFailure` rows, written by :func:`sign`.
+    """
     since = utcnow() - LOCKOUT
+    user = _user(session, actor)
     refused = list(
         session.scalars(
-            select(AuditEvent.occurred_at)
-            .where(
-                AuditEvent.action == "adjudication.signature_refused",
-                AuditEvent.actor == actor.username,
-                AuditEvent.occurred_at >= since,
-            )
-            .order_by(AuditEvent.occurred_at)
+            select(SigningFailure.occurred_at)
+            .where(SigningFailure.user_id == user.id, SigningFailure.occurred_at >= since)
+            .order_by(SigningFailure.occurred_at)
         )
     )
     if len(refused) >= MAX_REFUSED_SIGNATURES:
@@ -575,15 +560,19 @@ def sign(
     """Sign in a transaction of its own; a wrong password is refused *and* audited.
 
     :func:`sign_decision` rolls back with the caller's transaction when the password does not
-    match, so the attempt would leave no trace; this records it
-    (``adjudication.signature_refused``) in a second transaction, as 21 CFR 11.300(d) asks of
-    attempts at unauthorised use, then raises :class:`SignatureRefusedError`.
+    match, so the attempt would leave no trace; this records it in a second transaction, as
+    21 CFR 11.300(d) asks of attempts at unauthorised use: a :class:`SigningFailure` row (what
+    the lockout counts) and the audit event ``adjudication.signature_refused``. Then it raises
+    :class:`SignatureRefusedError`.
     """
     try:
         with registry.write() as session:
             sign_decision(session, actor, decision_id, password, meaning=meaning, config=config)
     except SignatureRefusedError as exc:
         with registry.write() as session:
+            user = _user(session, actor)
+            session.add(SigningFailure(user_id=user.id, adjudication_id=decision_id))
+            session.flush()
             audit.record(
                 session,
                 actor=actor.username,
@@ -596,7 +585,7 @@ def sign(
         raise exc from None
 
 
-def final_decision(session: Session, registry_id: str) -> Adjudication | None:
+def final_decision(session: Session, registry_id: str) -> Decision | None:
     """The case's decision in force (the latest final one), or ``None``."""
     case = _case(session, registry_id)
     return _in_force(_decisions(session, case.id))
@@ -618,6 +607,12 @@ class HistoryEvent:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     reason: str | None
+
+
+def _reveals_outcome(after: dict[str, Any] | None) -> bool:
+    """Whether a ``case.status`` change tells what the reads or the panel found."""
+    status = (after or {}).get("status")
+    return status in {s.value for s in REVIEW_OUTCOME_STATUSES}
 
 
 def case_history(session: Session, actor: Actor, registry_id: str) -> list[HistoryEvent]:
@@ -680,7 +675,9 @@ def case_history(session: Session, actor: Actor, registry_id: str) -> list[Histo
                 before = {"status": before["status"]} if before and "status" in before else None
                 after = {"status": after["status"]} if after and "status" in after else None
         if not sees_decisions and (
-            event.entity_type == "adjudication" or event.action == "case.discordance"
+            event.entity_type == "adjudication"
+            or event.action == "case.discordance"
+            or (event.action == "case.status" and _reveals_outcome(after))
         ):
             continue
         out.append(

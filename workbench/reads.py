@@ -12,17 +12,18 @@ adjudication) and the label map of a series is rebuilt from the rows
 measured here from the mask and the series' stored affine, never taken from the caller.
 
 Every save checks the read's version (optimistic concurrency): a stale ``expected_version``
-raises :class:`~workbench.registry.errors.ConflictError` before anything is written, and a
+raises :class:`~workbench.errors.ConflictError` before anything is written, and a
 save that races another one is refused by the row's version counter at commit.
 
 Access: a reader may only touch their own read. Blinding (who may *see* whose read,
 DESIGN.md §8) is enforced here, where data is read, by :func:`check_read_access`:
 :func:`load_draft_labels` and :func:`list_lesions` apply it when given the acting user, and
-:mod:`workbench.review_flow` applies it to every read it hands out.
+:mod:`workbench.reading_flow` applies it to every read it hands out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,40 +33,37 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from adjudication.lesions import Hemisphere, Location
+from adjudication.lesions import Hemisphere, LesionMeasurement, Location, hemisphere_of
 from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
+from workbench.actor import Actor
+from workbench.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from workbench.lesions.codec import decode_mask, encode_mask, mask_sha256, sparse_mask_sha256
 from workbench.lesions.errors import LesionMaskError
 from workbench.lesions.labels import checked_labels, label_dtype
-from workbench.lesions.measure import hemisphere_of, measure_labels
+from workbench.lesions.measure import lesion_measurements
+from workbench.policy import Action, Facts, can, require
 from workbench.registry import audit
-from workbench.registry.errors import (
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    ValidationError,
-)
 from workbench.registry.models import (
     Case,
+    CaseAssignment,
     ImagingStudy,
     Lesion,
     Read,
-    ReaderAssignment,
     Series,
     User,
     utcnow,
 )
 from workbench.studies import series_affine
-from workbench.users import Actor
 
 CONFIDENCE_RANGE = range(1, 6)
 """A reader's confidence in their judgement: 1 (very unsure) to 5 (certain)."""
 
 MAX_COMMENT_LENGTH = 20_000
 """Longest free-text comment a read may carry (characters)."""
-
-_STATUS_ROLES = (Role.COORDINATOR, Role.ADMIN)
-"""Roles that may see the status of any read, and its contents once all reads are in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +137,99 @@ class LesionSummary:
     mask_sha256: str
 
 
+def checked_judgement(value: ImagingJudgement | str | None) -> ImagingJudgement | None:
+    """``value`` as an :class:`ImagingJudgement` (``None`` stays ``None``); else refused."""
+    if value is None:
+        return None
+    try:
+        return ImagingJudgement(value)
+    except ValueError:
+        choices = ", ".join(j.value for j in ImagingJudgement)
+        raise ValidationError(
+            f"judgement: {value!r} is not one of {choices}", field="judgement"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftChoices:
+    """What a reader says of the read as a whole: judgement, confidence, comment, features.
+
+    Checked on construction (a :class:`ValidationError` naming the field): the judgement is
+    an :class:`~adjudication.vocabulary.ImagingJudgement` (a string is coerced), the
+    confidence a whole number in :data:`CONFIDENCE_RANGE`, the comment at most
+    :data:`MAX_COMMENT_LENGTH` characters. ``None`` means "not given".
+    """
+
+    judgement: ImagingJudgement | None = None
+    confidence: int | None = None
+    comment: str | None = None
+    features: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "judgement", checked_judgement(self.judgement))
+        confidence = self.confidence
+        if confidence is not None and (
+            isinstance(confidence, bool)
+            or not isinstance(confidence, int)
+            or confidence not in CONFIDENCE_RANGE
+        ):
+            raise ValidationError(
+                f"confidence: {confidence!r} is not a whole number from "
+                f"{CONFIDENCE_RANGE.start} to {CONFIDENCE_RANGE.stop - 1}",
+                field="confidence",
+            )
+        if self.comment is not None and len(self.comment) > MAX_COMMENT_LENGTH:
+            raise ValidationError(
+                f"comment: longer than {MAX_COMMENT_LENGTH} characters", field="comment"
+            )
+        object.__setattr__(self, "features", dict(self.features))
+
+    @classmethod
+    def of(cls, read: Read) -> DraftChoices:
+        """The choices stored on ``read``."""
+        return cls(read.imaging_judgement, read.confidence, read.comment, dict(read.features or {}))
+
+    def apply_to(self, read: Read) -> None:
+        """Store these choices on ``read`` (the caller checks it may be changed)."""
+        read.imaging_judgement = self.judgement
+        read.confidence = self.confidence
+        read.comment = self.comment
+        read.features = dict(self.features)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChangedLesions:
+    """The lesions of one series that changed since the last save (:func:`save_draft_changes`).
+
+    ``draft`` is the series' **whole** label map as it is now (the changed lesions are
+    measured in it, and a label is checked against the others), with the details of the
+    changed labels; ``labels`` are the labels whose mask or details changed. A changed label
+    with voxels in the map is stored anew; one without voxels is deleted, if its stored
+    lesion is on this series.
+    """
+
+    draft: LesionDraft
+    labels: frozenset[int]
+
+    def __post_init__(self) -> None:
+        labels = frozenset(int(label) for label in self.labels)
+        if any(label <= 0 for label in labels):
+            raise ValidationError(
+                f"series {self.draft.series_id}: changed labels must be positive, got "
+                f"{sorted(labels)}"
+            )
+        object.__setattr__(self, "labels", labels)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedChanges:
+    """What :func:`save_draft_changes` wrote: the read, and the labels written and deleted."""
+
+    read: Read
+    written: tuple[int, ...]
+    deleted: tuple[int, ...]
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -156,14 +247,10 @@ def _get_read(session: Session, read_id: int) -> Read:
     return read
 
 
-def _own_read(session: Session, actor: Actor, read_id: int, action: str) -> Read:
-    """The read ``read_id`` if ``actor`` is a reader and it is theirs."""
-    actor.require(Role.READER, action=action)
+def _own_read(session: Session, actor: Actor, read_id: int) -> Read:
+    """The read ``read_id`` if the policy lets ``actor`` change it (their own, as a reader)."""
     read = _get_read(session, read_id)
-    if read.reader_id != _user_id(session, actor):
-        raise PermissionDeniedError(
-            f"user {actor.username!r} may not {action}: read {read_id} is another reader's"
-        )
+    require(actor, Action.EDIT_READ, read_facts(session, actor, read))
     return read
 
 
@@ -171,8 +258,8 @@ def assigned_reader_ids(session: Session, case_id: int) -> set[int]:
     """User ids of the readers assigned to case ``case_id``."""
     return set(
         session.scalars(
-            select(ReaderAssignment.user_id).where(
-                ReaderAssignment.case_id == case_id, ReaderAssignment.role == Role.READER
+            select(CaseAssignment.user_id).where(
+                CaseAssignment.case_id == case_id, CaseAssignment.role == Role.READER
             )
         )
     )
@@ -182,8 +269,8 @@ def assigned_panel_ids(session: Session, case_id: int) -> set[int]:
     """User ids of the panel members assigned to case ``case_id``."""
     return set(
         session.scalars(
-            select(ReaderAssignment.user_id).where(
-                ReaderAssignment.case_id == case_id, ReaderAssignment.role == Role.PANEL
+            select(CaseAssignment.user_id).where(
+                CaseAssignment.case_id == case_id, CaseAssignment.role == Role.PANEL
             )
         )
     )
@@ -205,60 +292,62 @@ def all_reads_in(session: Session, case_id: int) -> bool:
     return bool(assigned) and assigned <= _submitted_reader_ids(session, case_id)
 
 
-def check_read_access(session: Session, actor: Actor | None, read: Read) -> bool:
-    """The blinding rule: may ``actor`` see ``read``, and its contents or its status only?
-
-    Returns ``True`` when the actor may see the whole read (judgement, lesions, masks) and
-    ``False`` when only its status (coordinators and administrators before every assigned
-    reader has submitted). Raises :class:`PermissionDeniedError` otherwise. ``actor`` ``None``
-    is the workbench itself (exports, discordance), which sees everything.
-
-    - Anyone sees their own read.
-    - A reader assigned to the case sees another reader's *submitted* read once they have
-      submitted their own read of the case; a reader not assigned to the case sees nothing.
-    - A panel member of the case sees its submitted reads once every assigned reader has
-      submitted; a panel member not on the case's panel sees nothing.
-    - A coordinator or administrator sees the status of every read, and the submitted reads
-      in full once every assigned reader has submitted.
-    """
-    if actor is None:
-        return True
-    user_id = _user_id(session, actor)
-    if read.reader_id == user_id:
-        return True
-    submitted = read.status is ReadStatus.SUBMITTED
-    if (
-        submitted
-        and Role.READER in actor.roles
-        and user_id in assigned_reader_ids(session, read.case_id)
-        and user_id in _submitted_reader_ids(session, read.case_id)
-    ):
-        return True
-    complete = all_reads_in(session, read.case_id)
-    if (
-        Role.PANEL in actor.roles
-        and complete
-        and submitted
-        and user_id in assigned_panel_ids(session, read.case_id)
-    ):
-        return True
-    if actor.roles.intersection(_STATUS_ROLES):
-        return complete and submitted
-    raise PermissionDeniedError(
-        f"user {actor.username!r} may not open read {read.id}: it is another reader's, and "
-        "reads are blinded until you have submitted your own read of this case (readers) or "
-        "every assigned reader has submitted (panel)"
+def case_facts(session: Session, actor: Actor, case_id: int) -> Facts:
+    """The facts of case ``case_id`` that :func:`workbench.policy.can` decides on for ``actor``."""
+    user_id = session.scalar(select(User.id).where(User.username == actor.username))
+    assigned = session.execute(
+        select(CaseAssignment.user_id, CaseAssignment.role).where(CaseAssignment.case_id == case_id)
+    ).all()
+    readers = {uid for uid, role in assigned if role is Role.READER}
+    panel = {uid for uid, role in assigned if role is Role.PANEL}
+    submitted = _submitted_reader_ids(session, case_id)
+    own_submitted = user_id is not None and (
+        session.scalar(
+            select(Read.id)
+            .where(
+                Read.case_id == case_id,
+                Read.reader_id == user_id,
+                Read.status.in_((ReadStatus.SUBMITTED, ReadStatus.SUPERSEDED)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    return Facts(
+        case_status=session.scalar(select(Case.status).where(Case.id == case_id)),
+        reader_of_case=user_id in readers,
+        panel_of_case=user_id in panel,
+        own_read_submitted=own_submitted,
+        all_reads_in=bool(readers) and readers <= submitted,
     )
 
 
-def _check_may_see(session: Session, actor: Actor | None, read: Read) -> None:
+def read_facts(session: Session, actor: Actor, read: Read) -> Facts:
+    """:func:`case_facts` of the read's case, with the facts of ``read`` itself."""
+    facts = case_facts(session, actor, read.case_id)
+    user_id = session.scalar(select(User.id).where(User.username == actor.username))
+    return dataclasses.replace(
+        facts, read_is_own=read.reader_id == user_id, read_status=read.status
+    )
+
+
+def check_read_access(session: Session, actor: Actor, read: Read) -> bool:
+    """The blinding rule (:mod:`workbench.policy`): may ``actor`` see ``read``, or its status?
+
+    Returns ``True`` when the actor may see the whole read (judgement, lesions, masks) and
+    ``False`` when only its status (coordinators and administrators before every assigned
+    reader has submitted). Raises :class:`PermissionDeniedError` otherwise.
+    """
+    facts = read_facts(session, actor, read)
+    if can(actor, Action.SEE_READ, facts) is None:
+        return True
+    require(actor, Action.SEE_READ_STATUS, facts)
+    return False
+
+
+def _check_may_see(session: Session, actor: Actor, read: Read) -> None:
     """Refuse unless ``actor`` may see the contents of ``read`` (see :func:`check_read_access`)."""
-    if not check_read_access(session, actor, read):
-        assert actor is not None  # the workbench itself always sees contents
-        raise PermissionDeniedError(
-            f"user {actor.username!r} may not open the lesions of read {read.id}: reads are "
-            "blinded until every assigned reader has submitted"
-        )
+    require(actor, Action.SEE_READ, read_facts(session, actor, read))
 
 
 def _check_version(read: Read, expected_version: int) -> None:
@@ -309,6 +398,19 @@ def _summary(lesion: Lesion) -> LesionSummary:
     )
 
 
+def _draft_series(session: Session, read: Read, draft: LesionDraft) -> Series:
+    """The series of ``draft``, checked: a series of the read's case, on whose grid it is."""
+    series = _series_of_case(session, draft.series_id, read.case_id)
+    grid = _grid_shape(series)
+    if draft.labels.shape != grid:
+        raise ValidationError(
+            f"lesions: the label map for series {series.id} has shape "
+            f"{draft.labels.shape}, but the series grid is {grid}; draw on that grid or "
+            "resample the mask explicitly"
+        )
+    return series
+
+
 def _lesion_rows(session: Session, read: Read, drafts: Sequence[LesionDraft]) -> list[Lesion]:
     """New (unsaved) lesion rows for ``drafts``, checked against the series grids."""
     seen_series: set[int] = set()
@@ -320,16 +422,8 @@ def _lesion_rows(session: Session, read: Read, drafts: Sequence[LesionDraft]) ->
                 f"lesions: series {draft.series_id} given twice; hand over one label map per series"
             )
         seen_series.add(draft.series_id)
-        series = _series_of_case(session, draft.series_id, read.case_id)
-        grid = _grid_shape(series)
-        if draft.labels.shape != grid:
-            raise ValidationError(
-                f"lesions: the label map for series {series.id} has shape "
-                f"{draft.labels.shape}, but the series grid is {grid}; draw on that grid or "
-                "resample the mask explicitly"
-            )
-        affine = series_affine(series)
-        measurements = measure_labels(draft.labels, affine)
+        series = _draft_series(session, read, draft)
+        measurements = lesion_measurements(draft.labels, series_affine(series))
         present = {m.label for m in measurements}
         unknown = sorted(set(draft.details) - present)
         if unknown:
@@ -344,34 +438,38 @@ def _lesion_rows(session: Session, read: Read, drafts: Sequence[LesionDraft]) ->
                     f"{series.id}; labels must be unique within a read"
                 )
             seen_labels[m.label] = series.id
-            if not all(math.isfinite(v) for v in m.centroid_lps):
-                raise ValidationError(f"lesions: label {m.label}: centroid is not finite")
-            # Work inside the lesion's bounding box: a full-grid comparison and hash per
-            # lesion made saving a 20-lesion draft on a 256-slice grid take half a second.
-            box = tuple(slice(lo, hi + 1) for lo, hi in zip(m.bbox_min, m.bbox_max, strict=True))
-            inside = np.asarray(draft.labels[box]) == m.label
-            local = np.nonzero(inside)
-            where = tuple(axis + s.start for axis, s in zip(local, box, strict=True))
-            mask = np.zeros(draft.labels.shape, dtype=np.uint8)
-            mask[box][inside] = 1
-            flat = np.ravel_multi_index(where, draft.labels.shape)
-            digest = sparse_mask_sha256(draft.labels.shape, flat, np.ones(flat.size, np.uint32))
             details = draft.details.get(m.label, LesionDetails())
-            hemisphere = details.hemisphere or hemisphere_of(m.centroid_lps)
-            rows.append(
-                Lesion(
-                    series_id=series.id,
-                    label=m.label,
-                    mask=encode_mask(mask),
-                    mask_sha256=digest,
-                    volume_ml=m.volume_ml,
-                    centroid_lps=list(m.centroid_lps),
-                    hemisphere=hemisphere.value,
-                    location=details.location.value if details.location else None,
-                    features=dict(details.features),
-                )
-            )
+            rows.append(Lesion(series_id=series.id, **_lesion_fields(draft.labels, m, details)))
     return rows
+
+
+def _lesion_fields(
+    labels: np.ndarray, m: LesionMeasurement, details: LesionDetails
+) -> dict[str, Any]:
+    """The columns of the row of lesion ``m.label`` of ``labels``: mask, measures, details."""
+    if not all(math.isfinite(v) for v in m.centroid_lps):
+        raise ValidationError(f"lesions: label {m.label}: centroid is not finite")
+    # Work inside the lesion's bounding box: a full-grid comparison and hash per
+    # lesion made saving a 20-lesion draft on a 256-slice grid take half a second.
+    box = tuple(slice(lo, hi + 1) for lo, hi in zip(m.bbox_min, m.bbox_max, strict=True))
+    inside = np.asarray(labels[box]) == m.label
+    local = np.nonzero(inside)
+    where = tuple(axis + s.start for axis, s in zip(local, box, strict=True))
+    mask = np.zeros(labels.shape, dtype=np.uint8)
+    mask[box][inside] = 1
+    flat = np.ravel_multi_index(where, labels.shape)
+    digest = sparse_mask_sha256(labels.shape, flat, np.ones(flat.size, np.uint32))
+    hemisphere = details.hemisphere or hemisphere_of(m.centroid_lps)
+    return {
+        "label": m.label,
+        "mask": encode_mask(mask),
+        "mask_sha256": digest,
+        "volume_ml": m.volume_ml,
+        "centroid_lps": list(m.centroid_lps),
+        "hemisphere": hemisphere.value,
+        "location": details.location.value if details.location else None,
+        "features": dict(details.features),
+    }
 
 
 def _read_snapshot(read: Read) -> dict[str, Any]:
@@ -386,6 +484,23 @@ def _read_snapshot(read: Read) -> dict[str, Any]:
     }
 
 
+def _read_totals(session: Session, read: Read) -> dict[str, Any]:
+    """:func:`_read_snapshot` counted in the database (no lesion row or mask loaded)."""
+    count, total = session.execute(
+        select(func.count(Lesion.id), func.coalesce(func.sum(Lesion.volume_ml), 0.0)).where(
+            Lesion.read_id == read.id
+        )
+    ).one()
+    return {
+        "status": read.status.value,
+        "version": read.version,
+        "imaging_judgement": read.imaging_judgement.value if read.imaging_judgement else None,
+        "confidence": read.confidence,
+        "lesions": int(count),
+        "total_ml": round(float(total), 6),
+    }
+
+
 # --- public API ----------------------------------------------------------------------------
 
 
@@ -396,16 +511,11 @@ def start_or_resume_draft(session: Session, actor: Actor, registry_id: str) -> R
     already submitted a read of the case is refused:
     a correction is a new version with a reason, not a fresh draft.
     """
-    actor.require(Role.READER, action="read cases")
     case_id = session.scalar(select(Case.id).where(Case.registry_id == registry_id))
     if case_id is None:
         raise NotFoundError(f"no case {registry_id!r} in this registry")
+    require(actor, Action.READ_CASE, case_facts(session, actor, case_id))
     reader_id = _user_id(session, actor)
-    if reader_id not in assigned_reader_ids(session, case_id):
-        raise PermissionDeniedError(
-            f"user {actor.username!r} may not read case {registry_id}: they are not one of its "
-            "assigned readers (a coordinator assigns them)"
-        )
     mine = list(
         session.scalars(
             select(Read)
@@ -468,25 +578,10 @@ def save_draft(
     another reader's read. Audited as ``read.draft_saved`` (lesion count and total mL, never
     the masks).
     """
-    read = _own_read(session, actor, read_id, "save this read")
+    read = _own_read(session, actor, read_id)
     _check_version(read, expected_version)
     _check_draft(read)
-    try:
-        judgement_value = ImagingJudgement(judgement) if judgement is not None else None
-    except ValueError:
-        choices = ", ".join(j.value for j in ImagingJudgement)
-        raise ValidationError(f"judgement: {judgement!r} is not one of {choices}") from None
-    if confidence is not None and (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int)
-        or confidence not in CONFIDENCE_RANGE
-    ):
-        raise ValidationError(
-            f"confidence: {confidence!r} is not a whole number from "
-            f"{CONFIDENCE_RANGE.start} to {CONFIDENCE_RANGE.stop - 1}"
-        )
-    if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
-        raise ValidationError(f"comment: longer than {MAX_COMMENT_LENGTH} characters")
+    choices = DraftChoices(checked_judgement(judgement), confidence, comment, features or {})
     rows = _lesion_rows(session, read, lesions)
     before = _read_snapshot(read)
 
@@ -494,10 +589,7 @@ def save_draft(
     # Flush the deletes before the inserts: (read_id, label) is unique.
     session.flush()
     read.lesions.extend(rows)
-    read.imaging_judgement = judgement_value
-    read.confidence = confidence
-    read.comment = comment
-    read.features = dict(features) if features is not None else {}
+    choices.apply_to(read)
     read.updated_at = utcnow()  # always touch the row, so its version moves on
     session.flush()
     audit.record(
@@ -513,14 +605,120 @@ def save_draft(
     return read
 
 
-def load_draft_labels(
-    session: Session, read_id: int, series_id: int, *, actor: Actor | None = None
-) -> np.ndarray:
+def save_draft_changes(
+    session: Session,
+    actor: Actor,
+    read_id: int,
+    expected_version: int,
+    *,
+    lesions: Sequence[ChangedLesions] = (),
+    choices: DraftChoices | None = None,
+) -> SavedChanges:
+    """Save only what changed in the draft: the changed lesions, the deleted ones, the choices.
+
+    The counterpart of :func:`save_draft` for an editor that knows what it changed (the
+    window's autosave): each changed label of ``lesions`` that has voxels is measured in its
+    series' label map and its row updated in place (or inserted); one without voxels has its
+    row deleted; every other lesion row is left as it is. ``choices`` ``None`` keeps the
+    read's judgement, confidence, comment and features. The read's version moves on even when
+    nothing else changed.
+
+    A label is unique within a read: a changed label drawn on one series while another
+    series (of this call, or stored and not part of it) still holds it is refused. Raises
+    what :func:`save_draft` raises, in the same cases. Audited as ``read.draft_saved``, like
+    :func:`save_draft`, with the labels written and deleted.
+    """
+    read = _own_read(session, actor, read_id)
+    _check_version(read, expected_version)
+    _check_draft(read)
+    present: dict[int, tuple[Series, LesionMeasurement, LesionDraft]] = {}
+    absent: dict[int, set[int]] = {}
+    labels_on: dict[int, set[int]] = {}
+    for change in lesions:
+        draft = change.draft
+        if draft.series_id in labels_on:
+            raise ValidationError(
+                f"lesions: series {draft.series_id} given twice; hand over one label map per series"
+            )
+        series = _draft_series(session, read, draft)
+        measured = {m.label: m for m in lesion_measurements(draft.labels, series_affine(series))}
+        labels_on[series.id] = set(measured)
+        for label in sorted(change.labels):
+            if label in measured:
+                present[label] = (series, measured[label], draft)
+            else:
+                absent.setdefault(label, set()).add(series.id)
+    for label, (series, _, _) in present.items():
+        others = [sid for sid, held in labels_on.items() if label in held and sid != series.id]
+        if others:
+            raise ValidationError(
+                f"lesions: label {label} is used on series {others[0]} and {series.id}; "
+                "labels must be unique within a read"
+            )
+    touched = set(present) | set(absent)
+    stored: dict[int, Lesion] = {}
+    if touched:
+        stored = {
+            row.label: row
+            for row in session.scalars(
+                select(Lesion)
+                .where(Lesion.read_id == read.id, Lesion.label.in_(sorted(touched)))
+                .options(defer(Lesion.mask))  # replaced, never read
+            )
+        }
+    for label, (series, _, _) in present.items():
+        row = stored.get(label)
+        if row is not None and row.series_id != series.id and row.series_id not in labels_on:
+            raise ValidationError(
+                f"lesions: label {label} is used on series {row.series_id} and {series.id}; "
+                "labels must be unique within a read"
+            )
+    before = _read_totals(session, read)
+    deleted = sorted(
+        label
+        for label, series_ids in absent.items()
+        if label not in present and label in stored and stored[label].series_id in series_ids
+    )
+    for label in deleted:
+        session.delete(stored[label])
+    session.flush()
+    for label, (series, m, draft) in sorted(present.items()):
+        fields = _lesion_fields(draft.labels, m, draft.details.get(label, LesionDetails()))
+        row = stored.get(label)
+        if row is None:
+            session.add(Lesion(read_id=read.id, series_id=series.id, **fields))
+        else:
+            row.series_id = series.id
+            for name, value in fields.items():
+                setattr(row, name, value)
+    if choices is not None:
+        choices.apply_to(read)
+    read.updated_at = utcnow()  # always touch the row, so its version moves on
+    session.flush()
+    session.expire(read, ["lesions"])  # rows changed behind the collection's back
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="read.draft_saved",
+        entity_type="read",
+        entity_id=read.id,
+        before=before,
+        after={
+            **_read_totals(session, read),
+            "lesions_written": sorted(present),
+            "lesions_deleted": deleted,
+        },
+    )
+    return SavedChanges(read, tuple(sorted(present)), tuple(deleted))
+
+
+def load_draft_labels(session: Session, actor: Actor, read_id: int, series_id: int) -> np.ndarray:
     """The label map of series ``series_id`` in read ``read_id``, rebuilt from its lesion rows.
 
     Indexed ``(i, j, k)`` on the series grid, in the smallest unsigned type that holds the
-    labels; all zero when the read has no lesion on that series. With ``actor``, the blinding
-    rule applies (:func:`check_read_access`; status-only access is refused).
+    labels; all zero when the read has no lesion on that series. The blinding rule applies
+    (:func:`check_read_access`; status-only access is refused).
     """
     read = _get_read(session, read_id)
     _check_may_see(session, actor, read)
@@ -552,13 +750,10 @@ def load_draft_labels(
     return labels
 
 
-def list_lesions(
-    session: Session, read_id: int, *, actor: Actor | None = None
-) -> list[LesionSummary]:
+def list_lesions(session: Session, actor: Actor, read_id: int) -> list[LesionSummary]:
     """The lesions of read ``read_id`` as plain values, by label (no masks).
 
-    With ``actor``, the blinding rule applies (:func:`check_read_access`; status-only access
-    is refused).
+    The blinding rule applies (:func:`check_read_access`; status-only access is refused).
     """
     read = _get_read(session, read_id)
     _check_may_see(session, actor, read)
@@ -590,7 +785,7 @@ def submit_read(session: Session, actor: Actor, read_id: int, expected_version: 
     Raises :class:`ConflictError` for a stale ``expected_version`` and
     :class:`ValidationError` for a read that is not a draft or has no judgement.
     """
-    read = _own_read(session, actor, read_id, "submit this read")
+    read = _own_read(session, actor, read_id)
     _check_version(read, expected_version)
     _check_draft(read)
     if read.imaging_judgement is None:

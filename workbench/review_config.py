@@ -28,7 +28,7 @@ from typing import Any
 from adjudication.consensus import DEFAULT_MEANING
 from adjudication.discordance import DiscordanceRules
 from workbench.config import data_dir
-from workbench.registry.errors import ValidationError
+from workbench.errors import ValidationError
 
 REVIEW_CONFIG_ENV = "PML_WORKBENCH_REVIEW_CONFIG"
 FILE_NAME = "review.toml"

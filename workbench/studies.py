@@ -10,10 +10,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adjudication.vocabulary import Role
 from workbench.domain import SequenceClass, SourceKind
+from workbench.errors import ConflictError, NotFoundError, ValidationError
+from workbench.policy import Action, require
 from workbench.registry import audit
-from workbench.registry.errors import ConflictError, NotFoundError, ValidationError
 from workbench.registry.models import Case, ImagingStudy, Series
 from workbench.users import Actor
 
@@ -72,7 +72,7 @@ def add_study(
     description: str | None = None,
 ) -> ImagingStudy:
     """The case's study of that UID (or of that day when there is no UID), created if new."""
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="add imaging")
+    require(actor, Action.IMPORT_IMAGES)
     case = session.scalars(select(Case).where(Case.registry_id == registry_id)).first()
     if case is None:
         raise NotFoundError(f"no case {registry_id!r} in this registry")
@@ -107,7 +107,7 @@ def add_study(
 
 def add_series(session: Session, actor: Actor, study: ImagingStudy, record: SeriesRecord) -> Series:
     """Store one volume of a series on a study, audited. One already stored is refused."""
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="add imaging")
+    require(actor, Action.IMPORT_IMAGES)
     same_source = (
         Series.series_instance_uid == record.series_instance_uid
         if record.series_instance_uid
@@ -178,7 +178,7 @@ def correct_sequence_class(
     The inferred class and its evidence stay in ``sequence_evidence`` (under ``inferred``),
     so the correction is visible next to what the headers said.
     """
-    actor.require(Role.COORDINATOR, Role.ADMIN, Role.READER, action="correct sequence classes")
+    require(actor, Action.CORRECT_SEQUENCE_CLASS)
     if not reason.strip():
         raise ValidationError("reason: say why the sequence class is corrected")
     series = session.get(Series, series_id)

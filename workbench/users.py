@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adjudication.vocabulary import Role
+from workbench.actor import Actor, default_username
+from workbench.errors import NotFoundError, PermissionDeniedError, ValidationError
+from workbench.policy import Action, Facts, require
 from workbench.registry import audit
-from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
 from workbench.registry.models import User, UserRole
+
+__all__ = ["Actor", "add_user", "default_username", "list_users", "resolve_actor", "set_password"]
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -45,37 +47,6 @@ def check_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The user on whose behalf the workbench acts, with their roles."""
-
-    username: str
-    display_name: str
-    roles: frozenset[Role]
-
-    @property
-    def main_role(self) -> str:
-        """The role recorded in audit events (the most specific one held)."""
-        for role in (Role.COORDINATOR, Role.PANEL, Role.READER, Role.ADMIN):
-            if role in self.roles:
-                return role.value
-        return "none"
-
-    def require(self, *roles: Role, action: str) -> None:
-        """Raise :class:`PermissionDeniedError` unless the actor holds one of ``roles``."""
-        if not self.roles.intersection(roles):
-            needed = " or ".join(r.value for r in roles)
-            raise PermissionDeniedError(
-                f"user {self.username!r} may not {action}: that needs the {needed} role"
-            )
-
-
-def default_username() -> str:
-    """The OS login name, as a registry username."""
-    name = os.environ.get("PML_WORKBENCH_USER") or getpass.getuser()
-    return name.lower()
-
-
 def _actor(user: User) -> Actor:
     return Actor(user.username, user.display_name, frozenset(r.role for r in user.roles))
 
@@ -95,7 +66,7 @@ def add_user(
             f"username {username!r}: use lower-case letters, digits, '.', '_' or '-'"
         )
     if by is not None:
-        by.require(Role.ADMIN, Role.COORDINATOR, action="add users")
+        require(by, Action.ADD_USER)
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise ValidationError(f"username {username!r}: a user of that name exists already")
     user = User(
@@ -127,8 +98,11 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
     spaces. Audited as ``user.password_set``, which records that it was set or changed and by
     whom, never the password or its hash.
     """
-    if username != actor.username:
-        actor.require(Role.ADMIN, Role.COORDINATOR, action=f"set the password of {username!r}")
+    require(
+        actor,
+        Action.SET_PASSWORD,
+        Facts(target_is_self=username == actor.username, target=username),
+    )
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFoundError(f"user {username!r} is not known to this registry")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA, shared_data_or_skip
+from tests.conftest import SHARED_DATA
 
 
 def manifest_entries() -> list[dict[str, Any]]:
-    """The manifest of ../shared/data, or [] where it is absent (tests then skip)."""
+    """The manifest of the real-data folder, or [] where it is absent (tests then skip).
+
+    Read at collection time to parametrize the tests; nothing else of the folder is.
+    """
     path = SHARED_DATA / "manifest.json"
     if not path.is_file():
         return []
@@ -27,12 +29,6 @@ def entry_params(predicate: Any) -> list[Any]:
     placeholder where the data is absent, so the skip says why."""
     chosen = [pytest.param(e, id=e["id"]) for e in manifest_entries() if predicate(e)]
     return chosen or [pytest.param(None, id="no-shared-data")]
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The shared real-data folder (skips with the reason where it is absent)."""
-    return shared_data_or_skip()
 
 
 def canonical(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

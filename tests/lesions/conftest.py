@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import shared_data_or_skip
 from workbench.demo.dicom_series import new_uid, write_series
 from workbench.domain import SequenceClass
 from workbench.imaging.dicom import load_dicom
@@ -90,9 +89,3 @@ def axial_series(tmp_path: Path) -> SourceSeries:
 def oblique_series(tmp_path: Path) -> SourceSeries:
     """The same grid tilted about all three axes (12°, -8°, 25°)."""
     return write_source(tmp_path / "oblique", angles=(12.0, -8.0, 25.0), tag="oblique")
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The shared real-data folder (skips with the reason where it is absent)."""
-    return shared_data_or_skip()

@@ -14,7 +14,7 @@ from tests.lesions.conftest import SourceSeries, paint
 from workbench.imaging.errors import ImagingError
 from workbench.imaging.nifti import load_nifti
 from workbench.lesions.errors import GridMismatchError, LesionMaskError
-from workbench.lesions.measure import measure_labels, measure_mask_file
+from workbench.lesions.measure import lesion_measurements, measure_mask_file
 from workbench.lesions.nifti_io import (
     NIFTI_INTENT_LABEL,
     _resample_numpy,
@@ -48,7 +48,7 @@ def test_export_import_round_trip_with_the_ras_affine(
     # (The file holds its affine in float32: equal to ~1e-5 mm.)
     report = measure_mask_file(path)
     assert report.kind == "labels"
-    expected = measure_labels(labels, volume.affine)
+    expected = lesion_measurements(labels, volume.affine)
     assert [(m.label, m.voxel_count, m.bbox_min, m.bbox_max) for m in report.measurements] == [
         (m.label, m.voxel_count, m.bbox_min, m.bbox_max) for m in expected
     ]
@@ -155,7 +155,7 @@ def test_s17_mask_on_another_grid_is_refused_then_resampled(shared_data: Path) -
     gt = load_nifti(gt_path)
     resampled = resample_labels_to(gt.array, gt.affine, flair.shape, flair.affine)
     assert resampled.shape == flair.shape
-    total = sum(m.volume_ml for m in measure_labels(resampled, flair.affine))
+    total = sum(m.volume_ml for m in lesion_measurements(resampled, flair.affine))
     assert math.isclose(total, 3.509, rel_tol=0.15)
     # The numpy path gives the same result on these oblique grids.
     assert np.array_equal(
@@ -176,6 +176,6 @@ def test_a_mask_painted_on_a_real_oblique_series_round_trips(
     back = import_label_nifti(path, volume.affine, volume.shape[:3])
     assert np.array_equal(back, labels)
     voxel_ml = abs(np.linalg.det(volume.affine[:3, :3])) / 1000
-    measured = {m.label: m.volume_ml for m in measure_labels(back, volume.affine)}
+    measured = {m.label: m.volume_ml for m in lesion_measurements(back, volume.affine)}
     assert measured[1] == pytest.approx(10 * 12 * 3 * voxel_ml)
     assert measured[2] == pytest.approx(4 * 3 * 1 * voxel_ml)

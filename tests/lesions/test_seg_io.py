@@ -18,7 +18,7 @@ from tests.lesions.conftest import PSEUDONYM, SourceSeries, paint, write_source
 from workbench.deid.gate import check
 from workbench.imaging.dicom import load_dicom
 from workbench.lesions.errors import GridMismatchError, LesionMaskError
-from workbench.lesions.measure import findings_from_labels, measure_labels, measure_mask_file
+from workbench.lesions.measure import findings_from_labels, lesion_measurements, measure_mask_file
 from workbench.lesions.nifti_io import export_label_nifti
 from workbench.lesions.seg_io import (
     SEG_SOP_CLASS_UID,
@@ -142,7 +142,7 @@ def test_seg_and_nifti_exports_measure_the_same(
     labels = paint(volume.shape)
     seg = measure_mask_file(_export(oblique_series, tmp_path))
     nifti = measure_mask_file(export_label_nifti(labels, volume.affine, tmp_path / "l.nii.gz"))
-    expected = sum(m.volume_ml for m in measure_labels(labels, volume.affine))
+    expected = sum(m.volume_ml for m in lesion_measurements(labels, volume.affine))
     assert seg.kind == nifti.kind == "labels"
     assert seg.total_voxels == nifti.total_voxels == int(np.count_nonzero(labels))
     assert math.isclose(seg.total_ml, expected, rel_tol=1e-6)
@@ -228,5 +228,5 @@ def test_real_scanner_series_round_trip(shared_data: Path, folder: str, tmp_path
     labels[ni // 2, nj // 2, nk - 1] = 2
     path = export_seg(labels, source_datasets_of(volume), [], tmp_path / "seg.dcm")
     assert np.array_equal(import_seg(path, volume), labels)
-    expected = sum(m.volume_ml for m in measure_labels(labels, volume.affine))
+    expected = sum(m.volume_ml for m in lesion_measurements(labels, volume.affine))
     assert math.isclose(measure_mask_file(path).total_ml, expected, rel_tol=1e-6)

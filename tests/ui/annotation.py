@@ -19,10 +19,10 @@ from workbench import cache
 from workbench.cases import NewCase, create_case, update_case
 from workbench.demo import phantom
 from workbench.domain import CaseStatus, Condition, SequenceClass, Sex, SourceKind
+from workbench.reading_flow import assign, submit
 from workbench.reads import LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry.db import Registry
 from workbench.registry.models import Case
-from workbench.review_flow import assign, submit
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.ui.main_window import MainWindow
 from workbench.users import Actor, add_user, resolve_actor

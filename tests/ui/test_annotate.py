@@ -17,17 +17,16 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
-from sqlalchemy import select
 
-from adjudication.vocabulary import Role, TriState
+from adjudication.vocabulary import ImagingJudgement, Role, TriState
 from tests.ui.annotation import assign_readers, paint_cube, unsaved
 from workbench import cache
 from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
 from workbench.domain import Condition, SequenceClass, Sex, SourceKind
-from workbench.reads import latest_draft, list_lesions
 from workbench.registry.db import Registry
-from workbench.registry.models import Read
+from workbench.services import reading
+from workbench.services.draft import DraftSession
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.ui import annotate as annotate_module
 from workbench.ui.main_window import MainWindow
@@ -116,10 +115,20 @@ def start_annotating(qtbot: QtBot, window: MainWindow) -> None:
 
 def read_of(setup: Setup) -> tuple[int, int]:
     """``(id, version)`` of the reader's draft."""
-    with setup.registry.read() as session:
-        read = latest_draft(session, setup.reader)
-        assert read is not None
-        return read.id, read.version
+    ref = reading.latest_draft(setup.registry, setup.reader)
+    assert ref is not None
+    return ref.read_id, ref.version
+
+
+def written(draft: DraftSession) -> tuple[int, ...]:
+    """The labels the draft's last save wrote."""
+    assert draft.last_saved is not None
+    return draft.last_saved.written
+
+
+def lesions_of(setup: Setup, read_id: int) -> list[reading.LesionSummary]:
+    """The stored lesions of the reader's read ``read_id``."""
+    return reading.list_lesions(setup.registry, setup.reader, read_id)
 
 
 # --- tests -----------------------------------------------------------------------------------
@@ -162,8 +171,7 @@ def test_annotate_paint_table_save(qtbot: QtBot, setup: Setup) -> None:
     assert not annotator.autosave()  # nothing changed since
     read_id, version = read_of(setup)
     assert annotator.version == version
-    with setup.registry.read() as session:
-        lesions = list_lesions(session, read_id)
+    lesions = lesions_of(setup, read_id)
     assert len(lesions) == 1
     assert lesions[0].series_id == int(series.series_id)
     assert lesions[0].volume_ml == pytest.approx(volume_ml)
@@ -173,11 +181,39 @@ def test_annotate_paint_table_save(qtbot: QtBot, setup: Setup) -> None:
     annotator.autosave_timer.setInterval(50)
     annotator.autosave_timer.start()
     qtbot.waitUntil(lambda: not annotator.dirty, timeout=3000)
-    with setup.registry.read() as session:
-        assert len(list_lesions(session, read_id)) == 1  # same label: still one lesion
-        assert list_lesions(session, read_id)[0].volume_ml == pytest.approx(
-            133 * editor.voxel_volume_mm3 / 1000.0
-        )
+    (lesion,) = lesions_of(setup, read_id)  # same label: still one lesion
+    assert lesion.volume_ml == pytest.approx(133 * editor.voxel_volume_mm3 / 1000.0)
+
+
+def test_autosave_writes_only_the_changed_lesion(qtbot: QtBot, setup: Setup) -> None:
+    """Three lesions saved; one grows: the autosave writes that lesion's row alone."""
+    window = make_window(qtbot, setup)
+    start_annotating(qtbot, window)
+    annotator = window.annotator
+    editor = annotator.editor
+    assert editor is not None
+    for label, lo in ((1, (20, 30, 10)), (2, (40, 30, 10)), (3, (60, 30, 10))):
+        editor.active_label = label
+        paint_cube(window, lo, 3)
+    assert annotator.save()
+    draft = annotator.draft
+    assert draft is not None
+    assert draft.last_saved is not None
+    assert written(draft) == (1, 2, 3)
+    read_id, _ = read_of(setup)
+    before = {x.label: x.mask_sha256 for x in lesions_of(setup, read_id)}
+    editor.active_label = 2
+    paint_cube(window, (43, 30, 10), 2)
+    assert annotator.autosave()
+    assert written(draft) == (2,)
+    assert draft.saves == 2
+    after = {x.label: x.mask_sha256 for x in lesions_of(setup, read_id)}
+    assert {label for label in after if after[label] != before[label]} == {2}
+    # The reader's choices kept in the session are saved with the next save, alone.
+    draft.set_choices(ImagingJudgement.EQUIVOCAL, 3, None)
+    assert annotator.dirty
+    assert annotator.save()
+    assert written(draft) == ()
 
 
 def test_row_selection_moves_cursor(qtbot: QtBot, setup: Setup) -> None:
@@ -215,10 +251,10 @@ def test_second_window_reopens_draft(qtbot: QtBot, setup: Setup) -> None:
     drawn = window.annotator.editor.array.copy()
     series_id = window.annotator.series_id
     window.close()  # saves on close
-    with setup.registry.read() as session:
-        read = latest_draft(session, setup.reader)
-        assert read is not None
-        assert len(list_lesions(session, read.id)) == 2
+    ref = reading.latest_draft(setup.registry, setup.reader)
+    assert ref is not None
+    assert len(lesions_of(setup, ref.read_id)) == 2
+    assert ref.first_lesion_series == int(str(series_id))
 
     quiet = make_window(qtbot, setup, quiet=True)
     assert quiet.draft_offer is None  # screenshot mode: no offer
@@ -247,9 +283,10 @@ def test_conflict_keeps_labels(qtbot: QtBot, setup: Setup) -> None:
     annotator = window.annotator
     paint_cube(window, (30, 40, 12), 4)
     read_id, _ = read_of(setup)
-    with setup.registry.write() as session:  # someone else saves the draft meanwhile
-        read = session.scalars(select(Read).where(Read.id == read_id)).one()
-        read.comment = "edited elsewhere"
+    elsewhere = DraftSession.open(setup.registry, setup.reader, CASE_ID)  # another window
+    assert elsewhere.read_id == read_id
+    elsewhere.set_choices(None, None, "edited elsewhere")
+    assert elsewhere.save()
     assert annotator.editor is not None
     before = annotator.editor.array.copy()
     assert not annotator.save()
@@ -266,20 +303,23 @@ def test_conflict_keeps_labels(qtbot: QtBot, setup: Setup) -> None:
     assert annotator.editor is not None
     assert np.array_equal(annotator.editor.array, before)
     assert "not saved" in annotator.panel.status_label.text()
-    with setup.registry.read() as session:
-        assert list_lesions(session, read_id) == []
+    assert not annotator.submit_action.isEnabled()
+    assert lesions_of(setup, read_id) == []
 
 
 def test_non_reader_cannot_annotate(qtbot: QtBot, setup: Setup) -> None:
     """The coordinator (no reader role) sees the toggle disabled."""
     window = MainWindow(setup.registry, setup.coordinator, quiet=True, cache_root=setup.cache_root)
     qtbot.addWidget(window)
-    assert not window.review.annotate_action.isEnabled()
+    action = window.review.annotate_action
+    assert not action.isEnabled()
+    assert "needs the reader role" in action.toolTip()  # the policy's reason
+    assert window.annotator.may_annotate is not None
     assert window.draft_offer is None
 
 
-def test_screenshot(qtbot: QtBot, setup: Setup) -> None:
-    """Annotating with two lesions drawn: /tmp/annotate.png."""
+def test_screenshot(qtbot: QtBot, setup: Setup, tmp_path: Path) -> None:
+    """Annotating with two lesions drawn: ``annotate.png`` in the test's temporary folder."""
     window = make_window(qtbot, setup)
     start_annotating(qtbot, window)
     series = window.review.active_series()
@@ -293,6 +333,6 @@ def test_screenshot(qtbot: QtBot, setup: Setup) -> None:
     window.annotator.save()
     window.annotator.panel.table.selectRow(0)
     qtbot.wait(100)
-    assert window.grab().save("/tmp/annotate.png")
+    assert window.grab().save(str(tmp_path / "annotate.png"))
     assert annotate_module.OVERLAY_NAME == "Draft lesions"
     assert isinstance(window.draft_offer, QMessageBox | None)

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from adjudication.vocabulary import Role
 from workbench.domain import CaseStatus
+from workbench.reading_flow import assign
 from workbench.registry.db import Registry
-from workbench.registry.models import AuditEvent, Case, ReaderAssignment, User
-from workbench.review_flow import assign
+from workbench.registry.models import AuditEvent, Case, CaseAssignment, User
 from workbench.ui.app import application
 from workbench.ui.assign_dialog import AssignDialog
 from workbench.ui.main_window import MainWindow
@@ -89,9 +89,9 @@ def listed(dialog: AssignDialog, role: Role) -> list[str]:
 def assignments(registry: Registry, registry_id: str) -> set[tuple[str, Role]]:
     with registry.read() as session:
         rows = session.execute(
-            select(User.username, ReaderAssignment.role)
-            .join(User, User.id == ReaderAssignment.user_id)
-            .join(Case, Case.id == ReaderAssignment.case_id)
+            select(User.username, CaseAssignment.role)
+            .join(User, User.id == CaseAssignment.user_id)
+            .join(Case, Case.id == CaseAssignment.case_id)
             .where(Case.registry_id == registry_id)
         )
         return {(name, Role(role)) for name, role in rows}
@@ -280,7 +280,10 @@ def test_a_reader_sees_the_action_and_the_button_disabled(qtbot: QtBot, registry
     window = window_for(qtbot, registry, reader)
     assert not window.assign_action.isEnabled()
     assert window.open_case(READY), window.errors
-    why = "rad1 holds no coordinator or admin role, which assigning readers needs"
+    why = (
+        "User 'rad1' may not assign readers and panel members: that needs the coordinator or "
+        "admin role"
+    )  # the policy's own reason
     assert not window.assign_action.isEnabled()
     assert window.assign_action.toolTip() == why
     button = window.case_page.assign_button

@@ -1,7 +1,7 @@
 """The case page's Review and History tabs, for a coordinator and for readers, blinded.
 
 Reads are submitted through the data layer (the window's submit has its own tests in
-``test_read_form.py``); the windows show what :func:`workbench.ui.case_detail.case_detail`
+``test_read_form.py``); the windows show what :func:`workbench.services.case_detail.load_case`
 loaded for their user.
 """
 
@@ -26,8 +26,8 @@ from tests.ui.annotation import (
     submit_directly,
 )
 from workbench.panel import HistoryEvent, propose_decision, sign_decision
+from workbench.reading_flow import assign
 from workbench.reads import start_or_resume_draft
-from workbench.review_flow import assign
 from workbench.ui.app import application
 from workbench.ui.case_page import CasePage
 from workbench.ui.history import (
@@ -233,10 +233,13 @@ def test_history_lists_the_case_events_for_a_coordinator(qtbot: QtBot, setup: Re
     with setup.registry.write() as session:
         assign(session, setup.coordinator, REVIEW_CASE, ["rad3"], Role.READER)
     assert window.refresh()
-    latest = shown(page.history_view)[0]
-    assert latest.action == "case.assign"
-    assert latest.after == {"user": "rad3", "role": "reader"}
-    assert page.history_view.cell_text(0, ENTITY) == f"case {REVIEW_CASE}"
+    latest, assigned = shown(page.history_view)[:2]
+    assert assigned.action == "case.assign"
+    assert assigned.after == {"user": "rad3", "role": "reader"}
+    assert page.history_view.cell_text(1, ENTITY) == f"case {REVIEW_CASE}"
+    # A reader added after the assessment sends the case back to reading.
+    assert latest.action == "case.status"
+    assert (latest.after or {}).get("status") == "in_reading"
 
 
 def test_history_hides_another_readers_read_events_from_a_blinded_reader(
@@ -262,7 +265,7 @@ def test_history_hides_another_readers_read_events_from_a_blinded_reader(
 
 
 def test_history_shows_a_correction_with_its_reason(qtbot: QtBot, setup: ReviewSetup) -> None:
-    from workbench.review_flow import start_correction
+    from workbench.reading_flow import start_correction
 
     first, _ = discordant(setup)
     with setup.registry.write() as session:

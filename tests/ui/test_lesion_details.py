@@ -17,7 +17,13 @@ import pytest
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from adjudication.lesions import ContrastEnhancement, DwiPattern, Hemisphere, Location
+from adjudication.lesions import (
+    ContrastEnhancement,
+    DwiPattern,
+    Hemisphere,
+    Location,
+    hemisphere_of,
+)
 from adjudication.vocabulary import Role, TriState
 from tests.ui.annotation import assign_readers, paint_cube, unsaved
 from workbench import cache
@@ -25,8 +31,8 @@ from workbench.cases import NewCase, create_case
 from workbench.demo import phantom
 from workbench.domain import Condition, SequenceClass, Sex, SourceKind
 from workbench.lesions.longitudinal import TRACK_KEY
-from workbench.reads import latest_draft, list_lesions, load_draft_labels
 from workbench.registry.db import Registry
+from workbench.services import reading
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.ui.main_window import MainWindow
 from workbench.users import Actor, add_user, resolve_actor
@@ -119,10 +125,14 @@ def annotate_series(window: MainWindow, series_id: str) -> None:
 
 def read_id_of(setup: Setup) -> int:
     """The id of the reader's draft."""
-    with setup.registry.read() as session:
-        read = latest_draft(session, setup.reader)
-        assert read is not None
-        return read.id
+    ref = reading.latest_draft(setup.registry, setup.reader)
+    assert ref is not None
+    return ref.read_id
+
+
+def lesions_of(setup: Setup, read_id: int) -> list[reading.LesionSummary]:
+    """The stored lesions of the reader's read ``read_id``."""
+    return reading.list_lesions(setup.registry, setup.reader, read_id)
 
 
 def test_details_saved_and_restored(qtbot: QtBot, setup: Setup) -> None:
@@ -136,7 +146,7 @@ def test_details_saved_and_restored(qtbot: QtBot, setup: Setup) -> None:
     form = annotator.panel.details_form
     assert table.rowCount() == 1
     assert not form.isEnabled()
-    suggested = table.stats[0].hemisphere.value
+    suggested = hemisphere_of(table.stats[0].centroid_mm).value
     assert table.cell_text(0, table.SIDE) == suggested
     assert table.cell_text(0, table.CHANGE) == ""
     table.selectRow(0)
@@ -156,8 +166,7 @@ def test_details_saved_and_restored(qtbot: QtBot, setup: Setup) -> None:
     assert annotator.autosave()
     assert not unsaved(window)
 
-    with setup.registry.read() as session:
-        (lesion,) = list_lesions(session, read_id_of(setup))
+    (lesion,) = lesions_of(setup, read_id_of(setup))
     assert lesion.hemisphere == override.value
     assert lesion.location == "parietal"
     assert lesion.features["u_fibres"] == "present"
@@ -185,8 +194,7 @@ def test_details_saved_and_restored(qtbot: QtBot, setup: Setup) -> None:
     # Back to the suggestion: stored as the suggested side, read back as "not chosen".
     form.set_choice("side", None)
     assert second.annotator.save()
-    with setup.registry.read() as session:
-        (lesion,) = list_lesions(session, read_id_of(setup))
+    (lesion,) = lesions_of(setup, read_id_of(setup))
     assert lesion.hemisphere == suggested
     assert lesion.location == "parietal"  # the rest is kept
 
@@ -211,9 +219,8 @@ def test_carry_to_other_timepoint_and_delta(qtbot: QtBot, setup: Setup) -> None:
     assert annotator.carry_to(setup.flair[35]) == 1
     assert not unsaved(window)  # carried and saved
     read_id = read_id_of(setup)
-    with setup.registry.read() as session:
-        lesions = list_lesions(session, read_id)
-        carried = load_draft_labels(session, read_id, int(setup.flair[35]))
+    lesions = lesions_of(setup, read_id)
+    carried = reading.load_labels(setup.registry, setup.reader, read_id, int(setup.flair[35]))
     assert sorted((lesion.series_id, lesion.label) for lesion in lesions) == [
         (int(setup.flair[0]), 1),
         (int(setup.flair[35]), 2),
@@ -248,8 +255,11 @@ def test_carry_to_other_timepoint_and_delta(qtbot: QtBot, setup: Setup) -> None:
     annotator.refresh_table()
     assert table.cell_text(0, table.CHANGE) == f"{64 * voxel_ml:+.3f} mL (+50 %)"
     assert annotator.save()
-    with setup.registry.read() as session:
-        assert len(list_lesions(session, read_id)) == 2  # day 0 was kept by the save
+    assert len(lesions_of(setup, read_id)) == 2  # day 0 was kept by the save
+    draft = annotator.draft
+    assert draft is not None
+    assert draft.last_saved is not None
+    assert draft.last_saved.written == (2,)  # only the day-35 lesion was written
 
 
 def test_carry_through_alignment(qtbot: QtBot, setup: Setup) -> None:

@@ -3,7 +3,7 @@
 One demo-like case (natalizumab PML, CSF JCV detected by an ultrasensitive assay) with a
 phantom FLAIR written as DICOM and imported through the real import; two readers and two
 panel members (with passwords). Reads are submitted through the data layer
-(:func:`workbench.review_flow.submit`), as every screen submits them; the panel works
+(:func:`workbench.reading_flow.submit`), as every screen submits them; the panel works
 through the window.
 """
 
@@ -31,13 +31,14 @@ from workbench.demo.dicom_series import new_uid, write_series
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass, Sex
 from workbench.importer import ParserSandbox, import_path
 from workbench.labs import LabEntry, add_lab_result
-from workbench.panel import EngineView, propose_decision
+from workbench.panel import EngineRecord, propose_decision
+from workbench.reading_flow import assign, submit
 from workbench.reads import LesionDetails, LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry.db import Registry
-from workbench.registry.models import Adjudication, AuditEvent, Case, Signature
-from workbench.review_flow import assign, submit
+from workbench.registry.models import AuditEvent, Case, Decision, Signature
+from workbench.services.panel import DecisionState
 from workbench.ui.main_window import MainWindow
-from workbench.ui.panel_view import DecisionState, SignatureDialog, engine_html
+from workbench.ui.panel_view import DecisionForm, SignatureDialog, engine_html
 from workbench.ui.theme import READER_COLOURS, apply_theme
 from workbench.users import Actor, add_user, resolve_actor
 
@@ -280,8 +281,8 @@ def test_before_every_read_is_in_the_panel_page_says_why_it_is_empty(
 
     submit_read(case, case.readers[0], case.lesion.astype(np.uint8), ImagingJudgement.YES, 4, "")
     assert window.open_panel()
-    assert "blinded until you have submitted your own read" in page.refusal
-    assert "every assigned reader has submitted (panel)" in page.refusal
+    assert "may not see the reads of this case" in page.refusal  # the policy's refusal
+    assert "its panel once every read is in" in page.refusal
     assert page.reader_columns == []
     assert window.errors == []  # a refusal shown in place, not a failure
 
@@ -361,7 +362,7 @@ def test_a_proposal_without_a_rationale_is_refused_in_the_form_and_nothing_is_wr
     assert "rationale: required because" in form.error_text
     assert form.rationale_edit.property("invalid") == "true"
     assert any("rationale: required" in e for e in window.errors)
-    assert count(case, Adjudication) == 0
+    assert count(case, Decision) == 0
     assert form.certainty() is Certainty.DEFINITE  # nothing lost
     assert form.pathway() is Pathway.CLINICAL
 
@@ -376,7 +377,7 @@ def test_a_proposal_without_a_rationale_is_refused_in_the_form_and_nothing_is_wr
     page.reload = counted  # type: ignore[method-assign]
     qtbot.mouseClick(form.propose_button, LEFT)
     assert form.error_text == ""
-    assert count(case, Adjudication) == 1
+    assert count(case, Decision) == 1
     assert len(reloads) == 1  # the page reloads once; the window does not reload it again
     (card,) = page.decision_cards
     assert card.decision.state is DecisionState.PENDING
@@ -416,7 +417,7 @@ def test_a_conflicting_proposal_is_shown_in_the_form_and_keeps_what_was_typed(
     assert any("another panel member proposed" in e for e in window.errors)
     assert form.rationale_edit.toPlainText() == RATIONALE
     assert form.certainty() is Certainty.PROBABLE
-    assert count(case, Adjudication) == 1
+    assert count(case, Decision) == 1
 
     assert window.panel_page.reload()  # now the page shows their proposal; the form keeps ours
     assert len(window.panel_page.decision_cards) == 1
@@ -490,7 +491,7 @@ def test_two_members_sign_through_the_dialog_and_the_decision_is_final(
     assert not page.propose()
     assert ": reason: changing a final decision needs a reason" in page.form.error_text
     assert page.form.reason_edit.property("invalid") == "true"
-    assert count(case, Adjudication) == 1
+    assert count(case, Decision) == 1
 
 
 def test_a_coordinator_sees_the_panel_page_read_only(qtbot: QtBot, case: PanelCase) -> None:
@@ -507,16 +508,110 @@ def test_a_coordinator_sees_the_panel_page_read_only(qtbot: QtBot, case: PanelCa
     assert window.open_panel(CASE)
     page = window.panel_page
     assert [c.reader for c in page.reader_columns] == ["rad.ahmed", "rad.berg"]
-    assert not page.form.isEnabled()
-    assert "holds no panel role" in page.form.toolTip()
-    assert "holds no panel role" in page.form.propose_button.toolTip()
+    why = (
+        "user 'coordinator' may not propose or sign the panel's decision on this case: that "
+        "needs the panel role"
+    )
+    assert_greyed_with(page.form, why)
     (card,) = page.decision_cards
     assert card.decision.id == decision_id
     assert card.sign_button is not None
     assert not card.sign_button.isEnabled()
-    assert "holds no panel role" in card.sign_button.toolTip()
+    assert card.sign_button.toolTip() == why
     assert not page.propose()
-    assert count(case, Adjudication) == 1
+    assert count(case, Decision) == 1
+
+
+def assert_greyed_with(form: DecisionForm, why: str) -> None:
+    """Every control of the decision form is greyed out, with the policy's refusal as its
+    tooltip, and the note under the form says it too."""
+    assert not form.isEnabled()
+    assert form.toolTip() == why
+    for name, widget in (*form.fields.items(), ("propose", form.propose_button)):
+        assert not widget.isEnabled(), name
+        assert widget.toolTip() == why, name
+    assert form.note_label.text() == f"Read-only: {why.rstrip('.')}."
+
+
+def test_a_panel_member_not_on_the_case_sees_why_in_place_of_the_form(
+    qtbot: QtBot, case: PanelCase
+) -> None:
+    discordant_reads(case)
+    with case.registry.write() as session:
+        add_user(session, "panel.other", "Dr Other Panel", {Role.PANEL}, by=case.coordinator)
+        other = resolve_actor(session, "panel.other")
+    window = make_window(qtbot, case, other)
+    assert window.open_panel(CASE)
+    page = window.panel_page
+    why = page.refusal
+    assert why.startswith("User 'panel.other' may not see the reads of this case")
+    assert page.reader_columns == []
+    assert page.decision_cards == []
+    greyed = why[:1].lower() + why[1:]  # the service's refusal, as the form's tooltip
+    assert_greyed_with(page.form, greyed)
+    assert not page.propose()
+    assert window.errors == []
+
+
+def test_a_coordinator_on_the_panel_of_other_cases_may_not_decide_this_one(
+    qtbot: QtBot, case: PanelCase
+) -> None:
+    """Sees the page (a coordinator), but the form is greyed: not on this case's panel."""
+    discordant_reads(case)
+    with case.registry.write() as session:
+        add_user(
+            session,
+            "coord.panel",
+            "Dr Coordinating Panel",
+            {Role.PANEL, Role.COORDINATOR},
+            by=case.coordinator,
+            password="coord-signs",
+        )
+        both = resolve_actor(session, "coord.panel")
+    window = make_window(qtbot, case, both)
+    assert window.open_panel(CASE)
+    page = window.panel_page
+    assert page.refusal == ""
+    assert len(page.reader_columns) == 2
+    assert_greyed_with(
+        page.form,
+        "user 'coord.panel' may not propose or sign the panel's decision on this case: they "
+        "are not on its panel (a coordinator assigns the panel)",
+    )
+    assert not page.propose()
+    assert count(case, Decision) == 0
+
+
+def test_the_form_outlines_the_field_the_refusal_names(qtbot: QtBot, case: PanelCase) -> None:
+    """The outline follows :attr:`ValidationError.field`, not the wording of the message."""
+    form = DecisionForm()
+    qtbot.addWidget(form)
+    form.show_error("rationale: the message names one field, the refusal another", "reason")
+    assert form.reason_edit.property("invalid") == "true"
+    assert form.rationale_edit.property("invalid") != "true"
+    assert form.error_text.startswith("Rationale: the message")
+    form.show_error("pathway: no field carried, so nothing outlined")
+    assert all(w.property("invalid") != "true" for w in form.fields.values())
+    form.show_error("a refusal about a field this form has not", "age band")
+    assert all(w.property("invalid") != "true" for w in form.fields.values())
+    form.clear_error()
+    assert form.error_text == ""
+
+    # Through the page: the data layer's refusal names the pathway.
+    discordant_reads(case)
+    window = make_window(qtbot, case, case.panel[0])
+    assert window.open_panel(CASE)
+    page = window.panel_page
+    page.form.set_values(Certainty.DEFINITE, None, rationale=RATIONALE)
+    assert not page.propose()
+    assert ": pathway: a definite PML decision names its pathway" in page.form.error_text
+    assert page.form.pathway_box.property("invalid") == "true"
+    assert page.form.rationale_edit.property("invalid") != "true"
+    page.form.set_values(None)
+    assert not page.propose()
+    assert page.form.error_text == "Certainty: choose the panel's certainty"
+    assert page.form.certainty_box.property("invalid") == "true"
+    assert count(case, Decision) == 0
 
 
 def test_show_reads_on_images_outlines_each_reader_in_their_colour(
@@ -609,7 +704,7 @@ def test_rows_not_yet_checked_against_the_paper_are_flagged() -> None:
         warnings=("probable on the histopathologic pathway is provisional",),
         ruleset="AAN2013/1",
     )
-    text = engine_html(EngineView(result, ("histopathology: triad present",), False, None))
+    text = engine_html(EngineRecord(result, ("histopathology: triad present",), False, None))
     assert "⚠ row H2 not yet checked against the paper" in text
     assert "<b>AAN2013-H2</b> ⚠" in text
     assert "JCV shown in the tissue would make this definite PML" in text

@@ -146,7 +146,7 @@ def test_submit_needs_a_judgement_then_the_read_is_submitted_and_read_only(
         assert read.comment == "Juxtacortical U-fibre lesion, no enhancement."
         assert read.submitted_at is not None
         submitted_at = read.submitted_at
-        (lesion,) = list_lesions(session, read.id)
+        (lesion,) = list_lesions(session, setup.users["rad1"], read.id)
         assert lesion.volume_ml == pytest.approx(volume_ml)
 
     # Read-only now: no tools, nothing saved, a clear status, correct instead of submit.
@@ -390,7 +390,7 @@ def test_annotate_stays_off_for_a_user_without_the_reader_role(
     assert window.open_review(REVIEW_CASE)
     action = window.review.annotate_action
     assert not action.isEnabled()  # opening the workspace must not switch it back on
-    assert "holds no reader role" in action.toolTip()
+    assert "needs the reader role" in action.toolTip()  # the policy's reason
     reader = review_window(qtbot, setup, setup.users["rad1"])
     assert reader.open_review(REVIEW_CASE)
     assert reader.review.annotate_action.isEnabled()

@@ -39,9 +39,9 @@ from workbench.registry.db import Registry
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.ui import app as app_module
 from workbench.ui.main_window import MainWindow
-from workbench.ui.review import ReviewWorkspace
-from workbench.ui.review_data import ReviewProtocol
-from workbench.ui.review_settings import APPLICATION, ORGANISATION, ReviewSettings
+from workbench.ui.workspace import ReviewWorkspace
+from workbench.ui.workspace_data import ReviewProtocol
+from workbench.ui.workspace_settings import APPLICATION, ORGANISATION, ReviewSettings
 from workbench.users import Actor, resolve_actor
 
 DEMO = DEMO_CASES[0]  # PML-DEMO-001: days 0 and 35, FLAIR, T2, T1, T1+Gd, DWI, ADC

@@ -31,8 +31,8 @@ from tests.ui.test_panel_view import sign_through_dialog
 from tests.ui.test_read_form import draw_and_submit
 from workbench.cli import main
 from workbench.domain import CaseStatus
-from workbench.panel import DecisionState
-from workbench.registry.models import Adjudication, AuditEvent, Case, Signature
+from workbench.registry.models import AuditEvent, Case, Decision, Signature
+from workbench.services.panel import DecisionState
 
 RATIONALE = (
     "Reader 2 outlined the lesion's medial extension as a separate focus and called it "
@@ -91,10 +91,10 @@ def test_a_case_goes_from_two_blinded_reads_to_a_signed_final_decision(
     page.form.set_values(Certainty.PROBABLE, Pathway.CLINICAL, rationale="")
     assert not page.propose()
     assert "rationale: required because" in page.form.error_text
-    assert _count(setup, Adjudication) == 0
+    assert _count(setup, Decision) == 0
     page.form.set_values(Certainty.PROBABLE, Pathway.CLINICAL, rationale=RATIONALE)
     assert page.propose(), page.form.error_text
-    assert _count(setup, Adjudication) == 1
+    assert _count(setup, Decision) == 1
 
     # 5. Both panel members sign with their passwords: the decision and the case are final.
     dialog = sign_through_dialog(qtbot, panel1, PASSWORDS["panel1"])
@@ -109,7 +109,7 @@ def test_a_case_goes_from_two_blinded_reads_to_a_signed_final_decision(
     assert card.decision.state is DecisionState.FINAL
 
     with setup.registry.read() as session:
-        decision = session.scalars(select(Adjudication)).one()
+        decision = session.scalars(select(Decision)).one()
         assert decision.is_final
         assert decision.certainty is Certainty.PROBABLE
         assert decision.rationale == RATIONALE

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pytest
 
-from tests.conftest import shared_data_or_skip
 from viewers.image import ImageLayer
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -48,9 +46,3 @@ def load_lps(path: Path, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarr
     image = nib.load(path)
     assert isinstance(image, nib.Nifti1Image)
     return np.asarray(image.dataobj, dtype=dtype), RAS_TO_LPS @ image.affine
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """``../shared/data`` or a skip saying why."""
-    return shared_data_or_skip()

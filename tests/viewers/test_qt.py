@@ -18,8 +18,6 @@ from viewers.qt import SERIES_MIME_TYPE, QtSliceView, QtViewerGrid, shortcut_hel
 from viewers.view import SliceView
 from viewers.window import PRESETS
 
-SCREENSHOT = Path("/tmp/viewer-2x2.png")
-
 
 def _mouse(widget: QWidget, kind: QEvent.Type, x: float, y: float, button, buttons, mods=None):
     event = QMouseEvent(
@@ -199,7 +197,9 @@ def test_dropping_a_series_id_emits_the_signal(qtbot):
 
 
 @pytest.mark.shared_data
-def test_screenshot_of_a_2x2_grid_with_flair_t2_t1_and_lesion_mask(qtbot, shared_data: Path):
+def test_screenshot_of_a_2x2_grid_with_flair_t2_t1_and_lesion_mask(
+    qtbot, shared_data: Path, tmp_path: Path
+):
     folder = shared_data / "open_ms_data/cross_sectional/MNI/patient26"
     suffix = "_N4_noneck_reduced_winsor_regtoFLAIR_brain_N4_regtoMNI.nii.gz"
     mask_array, mask_affine = load_lps(
@@ -245,7 +245,7 @@ def test_screenshot_of_a_2x2_grid_with_flair_t2_t1_and_lesion_mask(qtbot, shared
     QApplication.processEvents()
     pixmap = grid.grab()
     assert (pixmap.width(), pixmap.height()) == (1280, 800)
-    assert pixmap.save(str(SCREENSHOT))
+    assert pixmap.save(str(tmp_path / "viewer-2x2.png"))
     image = pixmap.toImage()
     # radiological: the patient's right (where most lesions are) is on the screen's left
     assert first.view.edge_labels().left == "R"

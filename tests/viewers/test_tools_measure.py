@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adjudication.lesions import Hemisphere, hemisphere_of
 from tests.viewers.conftest import load_lps
 from viewers.labels_edit import VoxelBox
-from viewers.measure import Hemisphere, connected_lesions, hemisphere_of, label_stats
+from viewers.measure import connected_lesions, label_stats
 
 MNI = Path("open_ms_data/cross_sectional/MNI")
 MASK = "GOLD_STANDARD_N4_noneck_reduced_winsor_regtoFLAIR_regtoMNI.nii.gz"
@@ -54,23 +55,24 @@ def test_label_stats_volumes_centroids_and_boxes_are_exact():
     assert label_stats(np.zeros((3, 3, 3), dtype=np.uint8), affine) == []
 
 
-def test_hemisphere_follows_lps_x():
-    # LPS: x grows to the patient's LEFT
-    assert hemisphere_of(12.0) is Hemisphere.LEFT
-    assert hemisphere_of(-12.0) is Hemisphere.RIGHT
-    assert hemisphere_of(0.0) is Hemisphere.MIDLINE
-    assert hemisphere_of(3.0, midline_x_mm=5.0) is Hemisphere.RIGHT
-    assert hemisphere_of(5.5, midline_x_mm=5.0, tolerance_mm=1.0) is Hemisphere.MIDLINE
+def test_hemisphere_follows_the_lps_x_of_the_centroid():
+    # LPS: x grows to the patient's LEFT. The side is the registry's vocabulary
+    # (adjudication.lesions); the measurement gives the centroid it is decided from.
+    assert hemisphere_of((12.0, 0.0, 0.0)) is Hemisphere.LEFT
+    assert hemisphere_of((-12.0, 0.0, 0.0)) is Hemisphere.RIGHT
+    assert hemisphere_of((0.0, 0.0, 0.0)) is Hemisphere.MIDLINE
+    assert hemisphere_of((3.0, 0.0, 0.0), midline_x=5.0) is Hemisphere.RIGHT
+    assert hemisphere_of((5.5, 0.0, 0.0), midline_x=5.0, tolerance_mm=1.0) is Hemisphere.MIDLINE
     affine = np.diag([1.0, 1.0, 1.0, 1.0])
     affine[:3, 3] = (-10.0, 0.0, 0.0)  # voxel i = 10 is x = 0
     labels = np.zeros((21, 5, 5), dtype=np.uint8)
     labels[14:17, 2, 2] = 1  # x = 4..6 mm: patient's left
     labels[2:5, 2, 2] = 2  # x = -8..-6 mm: patient's right
     stats = {s.label: s for s in label_stats(labels, affine)}
-    assert stats[1].hemisphere is Hemisphere.LEFT
-    assert stats[2].hemisphere is Hemisphere.RIGHT
-    moved = {s.label: s for s in label_stats(labels, affine, midline_x_mm=10.0)}
-    assert moved[1].hemisphere is Hemisphere.RIGHT
+    assert stats[1].centroid_mm[0] == pytest.approx(5.0)
+    assert hemisphere_of(stats[1].centroid_mm) is Hemisphere.LEFT
+    assert hemisphere_of(stats[2].centroid_mm) is Hemisphere.RIGHT
+    assert hemisphere_of(stats[1].centroid_mm, midline_x=10.0) is Hemisphere.RIGHT
 
 
 def test_connected_lesions_uses_26_connectivity_and_numbers_by_size():
@@ -79,7 +81,7 @@ def test_connected_lesions_uses_26_connectivity_and_numbers_by_size():
     mask[3, 3, 3] = True  # corner contact: the same lesion with 26-connectivity
     mask[7:11, 7:11, 7:11] = True
     labelled = connected_lesions(mask)
-    assert labelled.dtype == np.int32
+    assert labelled.dtype == np.uint8  # the smallest unsigned type that holds the count
     assert labelled.max() == 2
     assert np.all(labelled[7:11, 7:11, 7:11] == 1)  # the largest is 1
     assert labelled[3, 3, 3] == labelled[1, 1, 1] == 2
@@ -101,8 +103,9 @@ def test_real_masks_give_the_readme_numbers(
     stats = label_stats(lesions, affine)
     assert len(stats) == count
     assert sum(s.volume_ml for s in stats) == pytest.approx(total_ml, abs=5e-4)
-    left = sum(s.volume_ml for s in stats if s.hemisphere is Hemisphere.LEFT)
-    right = sum(s.volume_ml for s in stats if s.hemisphere is Hemisphere.RIGHT)
+    sides = {s.label: hemisphere_of(s.centroid_mm) for s in stats}
+    left = sum(s.volume_ml for s in stats if sides[s.label] is Hemisphere.LEFT)
+    right = sum(s.volume_ml for s in stats if sides[s.label] is Hemisphere.RIGHT)
     assert left == pytest.approx(left_ml, abs=5e-4)
     assert right == pytest.approx(right_ml, abs=5e-4)
-    assert all(s.centroid_mm[0] > 0 for s in stats if s.hemisphere is Hemisphere.LEFT)
+    assert all(s.centroid_mm[0] > 0 for s in stats if sides[s.label] is Hemisphere.LEFT)

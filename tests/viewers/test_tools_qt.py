@@ -20,7 +20,6 @@ from viewers.qt import QtLabelToolbar, QtSliceView
 from viewers.view import SliceView
 from viewers.window import Window
 
-SCREENSHOT = Path("/tmp/tools.png")
 SHAPE = (150, 180, 40)
 SPACING = (1.0, 1.0, 3.0)
 LESION_VOXEL = (98, 72, 22)
@@ -251,7 +250,9 @@ def test_navigate_still_moves_the_cursor(qtbot, scene: Scene):
     assert not scene.editor.array.any()
 
 
-def test_screenshot_of_a_painted_lesion_with_the_brush_and_the_toolbar(qtbot, scene: Scene):
+def test_screenshot_of_a_painted_lesion_with_the_brush_and_the_toolbar(
+    qtbot, scene: Scene, tmp_path: Path
+):
     view, editor = scene.view, scene.editor
     view.set_camera(zoom=1.6, pan=(12.0, -14.0))
     view.set_window(Window(center=420.0, width=900.0))  # as a reader windows a FLAIR
@@ -277,7 +278,7 @@ def test_screenshot_of_a_painted_lesion_with_the_brush_and_the_toolbar(qtbot, sc
     QApplication.processEvents()
     assert view.pointer == (float(hover.x()), float(hover.y()))
     pixmap = scene.host.grab()
-    assert pixmap.save(str(SCREENSHOT))
+    assert pixmap.save(str(tmp_path / "tools.png"))
     image = pixmap.toImage()
     offset = scene.widget.mapTo(scene.host, QPoint(0, 0))
     x, y = offset.x() + hover.x(), offset.y() + hover.y()

@@ -8,10 +8,10 @@ Nothing is downloaded and no real person is involved.
 
 The review is real too: each case's :class:`~workbench.demo.catalogue.DemoReview` is carried
 out through the data layer a user's clicks go through: the coordinator marks the case ready
-and assigns readers and panel (:func:`workbench.review_flow.assign`); readers save drafts with
+and assigns readers and panel (:func:`workbench.reading_flow.assign`); readers save drafts with
 lesion masks (:func:`workbench.reads.save_draft`) drawn from the phantom's own lesion label map
 on the FLAIR grid of the latest timepoint (one reader's outline a voxel wider or narrower, for
-realism) and submit them (:func:`workbench.review_flow.submit`, which assesses discordance);
+realism) and submit them (:func:`workbench.reading_flow.submit`, which assesses discordance);
 panel members propose and sign decisions with their passwords (:mod:`workbench.panel`). So the
 demo holds cases at every stage, each with a true audit trail, and the build checks that every
 case ends at the status the catalogue promises.
@@ -47,22 +47,22 @@ from workbench.domain import CaseStatus, SequenceClass
 from workbench.importer import ParserSandbox, import_path
 from workbench.labs import LabEntry, add_lab_result
 from workbench.panel import propose_decision, sign_decision
+from workbench.reading_flow import assign, submit
 from workbench.reads import LesionDetails, LesionDraft, save_draft, start_or_resume_draft
 from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import (
-    Adjudication,
     Case,
+    CaseAssignment,
+    Decision,
     ImagingStudy,
     Lesion,
     Read,
-    ReaderAssignment,
     Series,
     Signature,
     User,
 )
 from workbench.review_config import ReviewConfig
-from workbench.review_flow import assign, submit
 from workbench.studies import series_affine
 from workbench.users import Actor, add_user, default_username, resolve_actor
 
@@ -211,12 +211,12 @@ def _remove_demo(registry: Registry, actor: Actor, images: Path) -> None:
             # Lesions point at series (no cascade), decisions and reads at each other: remove
             # them before the case's own cascade removes its studies and series.
             reads = select(Read.id).where(Read.case_id == case.id)
-            decisions = select(Adjudication.id).where(Adjudication.case_id == case.id)
+            decisions = select(Decision.id).where(Decision.case_id == case.id)
             session.execute(delete(Lesion).where(Lesion.read_id.in_(reads)))
             session.execute(delete(Read).where(Read.case_id == case.id))
             session.execute(delete(Signature).where(Signature.adjudication_id.in_(decisions)))
-            session.execute(delete(Adjudication).where(Adjudication.case_id == case.id))
-            session.execute(delete(ReaderAssignment).where(ReaderAssignment.case_id == case.id))
+            session.execute(delete(Decision).where(Decision.case_id == case.id))
+            session.execute(delete(CaseAssignment).where(CaseAssignment.case_id == case.id))
             session.delete(case)
     if images.exists():
         shutil.rmtree(images)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from adjudication.lesions import Hemisphere
 from workbench.domain import SequenceClass
 
 Floats = npt.NDArray[np.floating[Any]]
@@ -76,11 +77,15 @@ class Tissue(IntEnum):
     """Caudate, lentiform nucleus and thalamus."""
 
 
-class Hemisphere(StrEnum):
-    """Side of a lesion."""
+SIDES: tuple[Hemisphere, Hemisphere] = (Hemisphere.LEFT, Hemisphere.RIGHT)
+"""The sides a phantom lesion is placed on (the registry's vocabulary; never midline)."""
 
-    LEFT = "left"
-    RIGHT = "right"
+
+def _side(hemisphere: Hemisphere | str) -> Hemisphere:
+    side = Hemisphere(hemisphere)
+    if side not in SIDES:
+        raise ValueError(f"a phantom lesion lies left or right, not {side.value}")
+    return side
 
 
 class Lobe(StrEnum):
@@ -208,7 +213,7 @@ class Lesion:
             raise ValueError("shape_seed must not be negative")
         object.__setattr__(self, "centre_mm", centre)
         object.__setattr__(self, "radii_mm", radii)
-        object.__setattr__(self, "hemisphere", Hemisphere(self.hemisphere))
+        object.__setattr__(self, "hemisphere", _side(self.hemisphere))
         object.__setattr__(self, "lobe", Lobe(self.lobe))
 
 
@@ -853,12 +858,12 @@ def place_lesion(
     region (see :func:`random_lesions`), the radii vary around ``radius_mm`` by the seed.
     Raises ValueError where the anatomy has no white matter there.
     """
-    hemisphere, lobe = Hemisphere(hemisphere), Lobe(lobe)
+    hemisphere, lobe = _side(hemisphere), Lobe(lobe)
     if not (math.isfinite(radius_mm) and radius_mm > 0):
         raise ValueError("radius_mm must be a positive number")
     if seed < 0:
         raise ValueError("seed must not be negative")
-    where = (_LOBES.index(lobe), tuple(Hemisphere).index(hemisphere))
+    where = (_LOBES.index(lobe), SIDES.index(hemisphere))
     rng = np.random.default_rng([_SALT_LESIONS, anatomy.seed, seed, *where])
     lobes = _lobe_map(anatomy)
     centre = _lesion_site(anatomy, rng, hemisphere, lobe, lobes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.registry.errors import ValidationError
+from workbench.errors import ValidationError
 
 
 class ImagingError(ValidationError):

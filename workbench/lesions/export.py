@@ -25,20 +25,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adjudication.lesions import LesionFinding, Location
-from adjudication.vocabulary import Role
 from workbench.domain import SourceKind
+from workbench.errors import NotFoundError, ValidationError
 from workbench.imaging.errors import ImagingError
 from workbench.imaging.volume import Volume
 from workbench.lesions.errors import LesionMaskError
+from workbench.policy import Action, require
 from workbench.registry import audit
 from workbench.registry.db import Registry
-from workbench.registry.errors import NotFoundError, ValidationError
 from workbench.registry.models import Case, Lesion, Read, Series
 from workbench.studies import series_affine
 from workbench.users import Actor, default_username, resolve_actor
-
-EXPORT_ROLES = (Role.COORDINATOR, Role.ADMIN)
-"""Roles that may export the lesions of a case."""
 
 _GRID_TOLERANCE_MM = 1e-3
 
@@ -110,7 +107,7 @@ def export_case_segs(
     from workbench.lesions.seg_io import export_seg, source_datasets_of
     from workbench.reads import load_draft_labels
 
-    actor.require(*EXPORT_ROLES, action="export lesions")
+    require(actor, Action.EXPORT_LESIONS)
     case_id = session.scalar(select(Case.id).where(Case.registry_id == registry_id))
     if case_id is None:
         raise NotFoundError(f"no case {registry_id!r} in this registry")
@@ -129,7 +126,7 @@ def export_case_segs(
         for series_id in sorted({row.series_id for row in rows}):
             series = session.get(Series, series_id)
             assert series is not None  # a foreign key
-            labels = load_draft_labels(session, read.id, series_id, actor=actor)
+            labels = load_draft_labels(session, actor, read.id, series_id)
             stem = f"{registry_id}_read{read.id}_series{series_id}"
             try:
                 if series.source_kind is SourceKind.DICOM:

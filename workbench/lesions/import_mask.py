@@ -16,9 +16,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from adjudication.lesions import Hemisphere, Location
+from viewers.measure import connected_lesions
+from workbench.errors import NotFoundError, ValidationError
 from workbench.lesions.errors import LesionMaskError
 from workbench.lesions.export import _dicom_volume
-from workbench.lesions.measure import split_connected
 from workbench.lesions.nifti_io import import_label_nifti
 from workbench.reads import (
     LesionDetails,
@@ -28,7 +29,6 @@ from workbench.reads import (
     save_draft,
     start_or_resume_draft,
 )
-from workbench.registry.errors import NotFoundError, ValidationError
 from workbench.registry.models import Read, Series
 from workbench.studies import series_affine
 from workbench.users import Actor
@@ -61,12 +61,12 @@ def import_mask_into_draft(
     if values.size == 0:
         raise LesionMaskError(f"{path}: the mask is empty; nothing to import")
     if values.size == 1:
-        labels = split_connected(labels != 0, series_affine(series))
-    existing = list_lesions(session, read.id, actor=actor)
+        labels = connected_lesions(labels != 0, series_affine(series))
+    existing = list_lesions(session, actor, read.id)
     used = {lesion.label for lesion in existing}
     next_label = max(used, default=0) + 1
     by_series: dict[int, np.ndarray] = {
-        sid: load_draft_labels(session, read.id, sid, actor=actor)
+        sid: load_draft_labels(session, actor, read.id, sid)
         for sid in {lesion.series_id for lesion in existing}
     }
     target = by_series.get(series_id)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from adjudication.lesions import VolumeChange, volume_change
+from viewers.measure import label_stats
 from workbench.lesions.labels import checked_labels
-from workbench.lesions.measure import voxel_volume_ml
 from workbench.lesions.nifti_io import resample_labels_to
 
 TRACK_KEY = "track"
@@ -84,9 +84,8 @@ def dst_to_src_transform(
 def label_volumes(labels: Any, affine: Any) -> dict[int, float]:
     """Volume in mL of each non-zero label of ``labels`` on the grid ``affine``."""
     array = checked_labels(labels, "label_volumes")
-    values, counts = np.unique(array[array != 0], return_counts=True)
-    per_voxel = voxel_volume_ml(_matrix(affine, "label_volumes: affine"))
-    return {int(v): float(c) * per_voxel for v, c in zip(values, counts, strict=True)}
+    matrix = _matrix(affine, "label_volumes: affine")
+    return {stats.label: stats.volume_ml for stats in label_stats(array, matrix)}
 
 
 def track_of(label: int, features: Mapping[str, Any] | None) -> int:

@@ -1,22 +1,17 @@
-"""Measuring lesion masks: volumes, centroids, connected lesions, hemispheres, mask files.
+"""Lesion masks at the workbench's level: mask files, reports, findings and series identity.
 
-All geometry goes through the mask's 4 × 4 affine in DICOM **LPS** millimetres, so the
-numbers do not depend on how the array happens to be stored (LAS, RAS, oblique, anisotropic):
-
-- volume = voxel count × ``|det(affine[:3, :3])|`` / 1000 mL;
-- centroid = the mean voxel centre mapped through the affine (the affine is linear, so that
-  is the affine of the mean index);
-- hemisphere: the patient's **left** is LPS ``x`` greater than the midline.
-
-:func:`measure_labels` works on the non-zero voxels only, with ``numpy.bincount`` and
-``ufunc.at`` over all labels at once (no loop over the labels touching the whole volume).
-:func:`split_connected` labels 26-connected components with SimpleITK. Reports for the
-command line give centroids in NIfTI **RAS** millimetres, which is what other tools print.
+The measuring itself (volumes, centroids, boxes, connected lesions) is
+:mod:`viewers.measure`, the one implementation the lesion table of the annotation window uses
+too, so the table and the registry give the same numbers. This module checks an array as a
+label map (refusals are :class:`LesionMaskError`), turns :class:`viewers.measure.LabelStats`
+into the registry's :class:`LesionMeasurement`, suggests hemispheres with
+:func:`adjudication.lesions.hemisphere_of`, and reads and reports mask files. All geometry is
+in DICOM **LPS** millimetres; reports for the command line give centroids in NIfTI **RAS**
+millimetres, which is what other tools print.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,145 +24,41 @@ from adjudication.lesions import (
     LesionFinding,
     LesionMeasurement,
     SeriesRef,
+    hemisphere_of,
     total_volume_ml,
 )
+from viewers.measure import LabelStats, checked_affine, connected_lesions, label_stats
 from workbench.imaging.volume import Volume
 from workbench.lesions.errors import LesionMaskError
-from workbench.lesions.labels import checked_labels, is_binary, label_dtype, mask_values
-
-_DENSE_LABEL_LIMIT = 1 << 16
-"""Up to this label value, per-label sums index a dense array directly by label."""
+from workbench.lesions.labels import checked_labels, is_binary, mask_values
 
 
-def _affine(affine: Any, where: str = "affine") -> np.ndarray:
-    matrix = np.asarray(affine, dtype=np.float64)
-    if matrix.shape != (4, 4) or not np.all(np.isfinite(matrix)):
-        raise ValueError(f"{where}: expected a finite 4 x 4 matrix, got shape {matrix.shape}")
-    if abs(np.linalg.det(matrix[:3, :3])) < 1e-12:
-        raise ValueError(f"{where}: singular (zero voxel size or collinear axes)")
-    return matrix
+def measurement_of(stats: LabelStats) -> LesionMeasurement:
+    """The registry's record of one label measured by :func:`viewers.measure.label_stats`.
 
-
-def voxel_volume_ml(affine: Any) -> float:
-    """Volume of one voxel of the grid in millilitres."""
-    return float(abs(np.linalg.det(_affine(affine)[:3, :3]))) / 1000.0
-
-
-def _nonzero_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(values, i, j, k)`` of the non-zero voxels, reading the array in its memory order."""
-    if labels.flags.f_contiguous and not labels.flags.c_contiguous:
-        # A transposed view (as DICOM volumes are): scan the C-ordered transpose, no copy.
-        flat = labels.T.reshape(-1)
-        index = np.flatnonzero(flat)
-        k, j, i = np.unravel_index(index, labels.T.shape)
-    else:
-        flat = np.ascontiguousarray(labels).reshape(-1)
-        index = np.flatnonzero(flat)
-        i, j, k = np.unravel_index(index, labels.shape)
-    return flat[index], i, j, k
-
-
-def measure_labels(array: Any, affine: Any) -> list[LesionMeasurement]:
-    """One :class:`LesionMeasurement` per label present in ``array`` (sorted by label).
-
-    ``array`` is a 3D ``(i, j, k)`` label map (0 = background); ``affine`` maps ``(i, j, k, 1)``
-    to LPS mm. Labels that do not occur are not listed.
+    The bounding box becomes inclusive voxel indices (``bbox_max`` = ``box.hi - 1``).
     """
-    labels = checked_labels(array, "measure_labels")
-    matrix = _affine(affine)
-    values, i, j, k = _nonzero_indices(labels)
-    if values.size == 0:
-        return []
-    if int(values.max()) <= _DENSE_LABEL_LIMIT:
-        ids = values.astype(np.intp, copy=False)
-        counts = np.bincount(ids)
-        present = slot = np.flatnonzero(counts)
-    else:
-        present, inverse = np.unique(values, return_inverse=True)
-        ids = inverse.reshape(-1)
-        counts = np.bincount(ids)
-        slot = np.arange(present.size)
-    size = counts.size
-    coords = (i, j, k)
-    sums = np.stack([np.bincount(ids, weights=c, minlength=size) for c in coords], axis=1)
-    lows = np.full((size, 3), np.iinfo(np.int64).max, dtype=np.int64)
-    highs = np.full((size, 3), -1, dtype=np.int64)
-    for axis, c in enumerate(coords):
-        np.minimum.at(lows[:, axis], ids, c)
-        np.maximum.at(highs[:, axis], ids, c)
-    n = counts[slot]
-    mean_ijk = sums[slot] / n[:, None]
-    centroids = mean_ijk @ matrix[:3, :3].T + matrix[:3, 3]
-    voxel_ml = float(abs(np.linalg.det(matrix[:3, :3]))) / 1000.0
-    return [
-        LesionMeasurement(
-            label=int(label),
-            voxel_count=int(count),
-            volume_ml=int(count) * voxel_ml,
-            centroid_lps=(float(c[0]), float(c[1]), float(c[2])),
-            bbox_min=(int(lo[0]), int(lo[1]), int(lo[2])),
-            bbox_max=(int(hi[0]), int(hi[1]), int(hi[2])),
-        )
-        for label, count, c, lo, hi in zip(
-            present, n, centroids, lows[slot], highs[slot], strict=True
-        )
-    ]
-
-
-def split_connected(binary: Any, affine: Any) -> np.ndarray:
-    """Label the 26-connected components of a binary mask: ``1`` the largest, and so on.
-
-    Every non-zero voxel counts as foreground. Components are numbered by voxel count,
-    largest first; equal sizes by their centroid in LPS millimetres (x, then y, then z),
-    so the numbering follows the anatomy, not how the array is stored. The result has the
-    shape of ``binary`` and the smallest unsigned type that holds the count.
-    """
-    import SimpleITK as sitk
-
-    mask = np.asarray(binary)
-    if mask.ndim != 3:
-        raise LesionMaskError(f"split_connected: a mask must be 3-D, got shape {mask.shape}")
-    matrix = _affine(affine)
-    # 26-connectivity does not depend on which axis is which, so SimpleITK gets the voxels
-    # in their memory order (a transposed view is handed over as its C-ordered transpose)
-    # and no 3-D transpose is copied: that copy cost more than the labelling itself.
-    foreground = mask != 0
-    transposed = foreground.flags.f_contiguous and not foreground.flags.c_contiguous
-    work = foreground.T if transposed else np.ascontiguousarray(foreground)
-    image = sitk.ConnectedComponent(sitk.GetImageFromArray(work.view(np.uint8)), True)
-    components = sitk.GetArrayViewFromImage(image)
-    n = int(components.max()) if components.size else 0
-    if n == 0:
-        return np.zeros(mask.shape, dtype=np.uint8)
-    measured = measure_labels(components.T if transposed else components, matrix)
-    order = sorted(
-        measured,
-        key=lambda m: (-m.voxel_count, *(round(c, 6) for c in m.centroid_lps), m.label),
+    hi = stats.box.hi
+    return LesionMeasurement(
+        label=stats.label,
+        voxel_count=stats.voxel_count,
+        volume_ml=stats.volume_ml,
+        centroid_lps=stats.centroid_mm,
+        bbox_min=stats.box.lo,
+        bbox_max=(hi[0] - 1, hi[1] - 1, hi[2] - 1),
     )
-    lookup = np.zeros(n + 1, dtype=label_dtype(n))
-    for new, measurement in enumerate(order, start=1):
-        lookup[measurement.label] = new
-    relabelled = lookup[components]
-    return relabelled.T if transposed else relabelled
 
 
-def hemisphere_of(
-    centroid_lps: Sequence[float], midline_x: float = 0.0, tolerance_mm: float = 0.0
-) -> Hemisphere:
-    """The patient's side of an LPS point: ``x > midline_x`` is the patient's **left**.
+def lesion_measurements(labels: Any, affine: Any) -> list[LesionMeasurement]:
+    """One :class:`LesionMeasurement` per label present in ``labels`` (sorted by label).
 
-    Within ``tolerance_mm`` of the midline the answer is :attr:`Hemisphere.MIDLINE`. This uses
-    world ``x``, so it is right for images in a standard space (MNI) or scanned with the head
-    straight; pass ``midline_x`` where the midline is known to lie elsewhere.
+    ``labels`` is a 3D ``(i, j, k)`` label map (0 = background); ``affine`` maps
+    ``(i, j, k, 1)`` to LPS mm. The array is checked as a label map first (negative, float or
+    non-3-D arrays raise :class:`LesionMaskError`), then measured by
+    :func:`viewers.measure.label_stats`.
     """
-    x = float(centroid_lps[0])
-    if not math.isfinite(x):
-        raise ValueError(f"hemisphere_of: centroid x is {x}")
-    if x > midline_x + tolerance_mm:
-        return Hemisphere.LEFT
-    if x < midline_x - tolerance_mm:
-        return Hemisphere.RIGHT
-    return Hemisphere.MIDLINE
+    array = checked_labels(labels, "lesion_measurements")
+    return [measurement_of(stats) for stats in label_stats(array, affine)]
 
 
 def lps_to_ras(point: Sequence[float]) -> tuple[float, float, float]:
@@ -178,7 +69,7 @@ def lps_to_ras(point: Sequence[float]) -> tuple[float, float, float]:
 
 def affine_rows(affine: Any) -> tuple[tuple[float, float, float, float], ...]:
     """A 4 x 4 matrix as four rows of four floats (the form :class:`SeriesRef` keeps)."""
-    m = _affine(affine)
+    m = checked_affine(affine)
     return tuple((float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in m)
 
 
@@ -224,7 +115,7 @@ def findings_from_labels(
             measurement=m,
             suggested_hemisphere=hemisphere_of(m.centroid_lps, midline_x),
         )
-        for m in measure_labels(array, volume.affine)
+        for m in lesion_measurements(array, volume.affine)
     ]
 
 
@@ -348,8 +239,8 @@ def measure_mask_file(path: str | Path) -> MaskReport:
         kind = segment_kind
         origin = "dicom-seg"
     if kind == "binary":
-        labels = split_connected(labels, affine)
-    measurements = tuple(measure_labels(labels, affine))
+        labels = connected_lesions(labels, affine)
+    measurements = tuple(lesion_measurements(labels, affine))
     return MaskReport(
         path=source,
         source=origin,

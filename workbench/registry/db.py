@@ -21,11 +21,17 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from workbench.registry.errors import ConflictError, RegistryUnavailableError
+from workbench.errors import ConflictError, DatabaseError, RegistryUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _IMMEDIATE = "pml_begin_immediate"
@@ -200,10 +206,15 @@ class Registry:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; rolled back at the end."""
+        """A session for reading; rolled back at the end.
+
+        A database failure raises :class:`~workbench.errors.DatabaseError`.
+        """
         with self._read() as session:
             try:
                 yield session
+            except SQLAlchemyError as exc:
+                raise DatabaseError(_database_message(exc)) from exc
             finally:
                 session.rollback()
 
@@ -212,7 +223,8 @@ class Registry:
         """A session whose work is committed at the end, or not at all.
 
         A stale save (the row's version changed since it was read) raises
-        :class:`ConflictError` and nothing of the session is written.
+        :class:`ConflictError`, a database failure :class:`~workbench.errors.DatabaseError`;
+        either way nothing of the session is written.
         """
         with self._write() as session:
             try:
@@ -224,6 +236,9 @@ class Registry:
                     "this record was changed by someone else since you opened it; "
                     "nothing was saved. Reload it to see their change, then apply yours again."
                 ) from exc
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise DatabaseError(_database_message(exc)) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -236,3 +251,12 @@ class Registry:
 def _first_line(exc: DBAPIError) -> str:
     message = str(exc.orig) if exc.orig is not None else str(exc)
     return message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+
+
+def _database_message(exc: SQLAlchemyError) -> str:
+    """What the user is told of a database failure: its first line, without SQL."""
+    if isinstance(exc, DBAPIError):
+        detail = _first_line(exc)
+        return f"the registry refused the operation: {detail}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"the registry could not be used: {first}"

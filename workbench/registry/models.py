@@ -317,8 +317,12 @@ class LabResult(Versioned, Base):
     case: Mapped[Case] = relationship(back_populates="lab_results")
 
 
-class ReaderAssignment(Base):
-    """A user assigned to a case as reader or panel member."""
+class CaseAssignment(Base):
+    """A user assigned to a case as reader or panel member.
+
+    Named for what it holds (readers *and* panel members); its table keeps the name it was
+    created with, ``reader_assignments``, so existing registries need no migration.
+    """
 
     __tablename__ = "reader_assignments"
     __table_args__ = (UniqueConstraint("case_id", "user_id", "role"),)
@@ -385,8 +389,13 @@ class Lesion(Versioned, Base):
     read: Mapped[Read] = relationship(back_populates="lesions")
 
 
-class Adjudication(Versioned, Base):
-    """The panel's decision for a case, with the engine result it was made against."""
+class Decision(Versioned, Base):
+    """The panel's decision for a case, with the engine result it was made against.
+
+    Called a decision everywhere (services, command line, window); its table keeps the name
+    it was created with, ``adjudications``, and audit events name it ``adjudication``, as the
+    hash-chained trail recorded them.
+    """
 
     __tablename__ = "adjudications"
 
@@ -424,7 +433,7 @@ class Signature(Base):
     meaning: Mapped[str] = mapped_column(String(200))
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    adjudication: Mapped[Adjudication] = relationship(back_populates="signatures")
+    adjudication: Mapped[Decision] = relationship(back_populates="signatures")
 
 
 class AuditEvent(Base):
@@ -444,3 +453,70 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class DiscordanceAssessment(Base):
+    """One discordance assessment of a case: the reads compared, the rules, what fired.
+
+    Written by :func:`workbench.reading_flow.after_submit` each time the case is assessed
+    (once every assigned read is in, and again after a corrected read); the newest row of a
+    case is the assessment in force. Rows are never edited, so they carry no version counter.
+    The same facts are also recorded in the audit trail (``case.discordance``), which is the
+    history; this table is what the workbench reads, so no answer depends on parsing events.
+
+    The columns hold exactly what :meth:`adjudication.discordance.Discordance.as_dict` gives
+    (see :meth:`as_dict`), so nothing shown to users changed when assessments moved here.
+    """
+
+    __tablename__ = "discordance_assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    assessed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The user whose submission triggered it; ``None`` for the workbench itself."""
+    read_ids: Mapped[list[int]] = mapped_column(JSON)
+    """The reads compared: the latest submitted read of each assigned reader."""
+    discordant: Mapped[bool]
+    spatial: Mapped[bool]
+    """Whether the mask rules (detection, Dice) were applied: all lesions on one grid."""
+    fired: Mapped[list[str]] = mapped_column(JSON)
+    """The names of the rules that fired, each once, in rule order."""
+    rules: Mapped[dict[str, Any]]
+    """The thresholds the reads were assessed with."""
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """Every rule that fired for every pair of readers, with its numbers."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The assessment as the ``case.discordance`` audit event records it."""
+        return {
+            "reads": list(self.read_ids),
+            "discordant": self.discordant,
+            "fired": list(self.fired),
+            "spatial": self.spatial,
+            "rules": dict(self.rules),
+            "findings": [dict(finding) for finding in self.findings],
+        }
+
+
+class SigningFailure(Base):
+    """One refused signature: a wrong password entered to sign a panel decision.
+
+    Signing is locked for a user after too many of these in a short time (the rule, its count
+    and window, lives in :mod:`workbench.panel`). The table keeps the facts, one row per
+    failure, rather than a lockout state (a "locked until" per user): the rule can change
+    without a migration or a recomputation, nothing has to be updated or cleared when a lock
+    runs out, and the rows map one to one onto the ``adjudication.signature_refused`` audit
+    events recorded with them. Rows are never edited, so they carry no version counter.
+    """
+
+    __tablename__ = "signing_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    adjudication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("adjudications.id", ondelete="SET NULL")
+    )
+    """The decision the signature was for; ``None`` once that decision is deleted (the
+    failure still counts against the user)."""

@@ -14,7 +14,7 @@ Architecture:
   is open (no Qt there), and :mod:`workbench.ui.case_page` shows them.
 - :mod:`workbench.ui.dialogs` holds the new-case and lab-result forms; they build the validated
   domain values (:class:`~workbench.cases.NewCase`, :class:`~workbench.labs.LabEntry`) and hand
-  them to a save callback, showing any :class:`~workbench.registry.errors.RegistryError` inline.
+  them to a save callback, showing any :class:`~workbench.errors.RegistryError` inline.
   :mod:`workbench.ui.assign_dialog` is the form a coordinator assigns readers and panel with.
 - :mod:`workbench.ui.theme` is the dark palette and the few style rules.
 

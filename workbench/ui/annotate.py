@@ -1,44 +1,46 @@
 """Annotating lesions in the review workspace: the reader's draft, drawn and saved as they work.
 
-:class:`Annotator` is the registry side of the workspace's "Annotate" toggle (the workspace
-itself never touches the registry). Switching it on starts or resumes the reader's draft
-read of the case (:func:`workbench.reads.start_or_resume_draft`), puts a
-:class:`viewers.labels_edit.LabelEditor` on the grid of the **active viewport's series**
-(empty, or the draft's saved labels of that series), draws it over every viewport showing
-that series, and shows a :class:`viewers.qt.qt_label_toolbar.QtLabelToolbar` above the grid
-and a :class:`LesionTable` beside it.
+:class:`Annotator` is the window side of the workspace's "Annotate" toggle (the workspace
+itself never touches the registry). It binds the widgets to a
+:class:`~workbench.services.draft.DraftSession`, the plain-Python model of the reader's read
+(napari's ``QtViewer`` / ``ViewerModel`` pair): switching annotation on opens (starts or
+resumes) the reader's draft of the case through the session, puts a
+:class:`viewers.labels_edit.LabelEditor` on the session's label map of the **active
+viewport's series**, draws it over every viewport showing that series, and shows a
+:class:`viewers.qt.qt_label_toolbar.QtLabelToolbar` above the grid and a :class:`LesionTable`
+beside it. The editor edits the session's array in place and tells the session which box
+changed; the session's events refresh the table. The window asks nothing of the registry
+itself: every read, save and permission goes through :mod:`workbench.services`.
 
-Saving: a timer saves the whole label map every :data:`AUTOSAVE_MS` when it changed since
-the last save, and so does leaving annotation or closing the window. Each save passes the
-read's version from the previous one; a :class:`~workbench.registry.errors.ConflictError`
-(someone else saved this draft meanwhile) stops autosaving and is shown, and the labels stay
-in memory (switching annotation off and on again on the same series keeps them).
+Saving: a timer calls :meth:`DraftSession.save` every :data:`AUTOSAVE_MS` when something
+changed since the last save, and so does leaving annotation or closing the window; the session
+writes only the lesions whose mask or details changed (and deletes those erased), with the
+read's version. A :class:`~workbench.errors.ConflictError` (someone else saved this draft
+meanwhile) stops autosaving and is shown, and the labels stay in memory (switching annotation
+off and on again on the same series keeps them).
 
 Lesion details: the reader's side, location and PML features of each lesion are edited in a
 :class:`~workbench.ui.lesion_details.LesionDetailsForm` below the table (for the selected
-row) and saved with the labels as :class:`~workbench.reads.LesionDetails`. The side defaults
-to the centroid's suggestion; a stored side that differs from the suggestion is read back as
-the reader's choice.
+row) and held by the session as :class:`~workbench.services.reading.LesionDetails`. The side
+defaults to the centroid's suggestion; a stored side that differs from the suggestion is read
+back as the reader's choice.
 
-Several series: every save hands over the label maps of **all** series of the draft (the
-edited one and the others, loaded when annotation starts), since a save replaces the read's
-lesions. "Carry lesions to…" copies the edited label map onto another series of the case
-(:func:`workbench.lesions.longitudinal.carry_labels`), through the alignment when the review
-has one. Labels are unique within a read, so a carried lesion gets a new label and remembers
-the lesion it came from as its track (``features["track"]``); the "Δ volume" column compares
-a lesion with the lesion of the same track on the same sequence at the nearest other
-timepoint of the draft (earlier → later).
+Several series: the session holds the label maps of every series the draft has lesions on.
+"Carry lesions to…" copies the edited label map onto another series of the case
+(:meth:`DraftSession.carry`), through the alignment when the review has one. Labels are unique
+within a read, so a carried lesion gets a new label and remembers the lesion it came from as
+its track (``features["track"]``); the "Δ volume" column compares a lesion with the lesion of
+the same track on the same sequence at the nearest other timepoint of the draft (earlier →
+later).
 
 Submitting: "Submit read…" (panel button and Review menu) opens a
-:class:`~workbench.ui.read_form.SubmitReadDialog`; its OK saves the draft with the reader's
-judgement, confidence and comment and the current label maps, then submits it through
-:func:`workbench.review_flow.submit`, in one transaction (refused: nothing written, the dialog
-stays open, the labels stay here). The read's judgement, confidence, comment and read-level
-features are kept here and handed to every autosave, which saves a whole snapshot. A
-submitted read is shown read-only (no tools, the lesions still drawn and listed) with
+:class:`~workbench.ui.read_form.SubmitReadDialog`; its OK saves what changed with the reader's
+judgement, confidence and comment and submits the read, in one transaction
+(:meth:`DraftSession.submit`; refused: nothing written, the dialog stays open, the labels stay
+here). A submitted read is shown read-only (no tools, the lesions still drawn and listed) with
 "Correct read…", which asks for a reason (:class:`~workbench.ui.read_form.CorrectReadDialog`),
-opens the correction draft (:func:`workbench.review_flow.start_correction`) and resumes
-annotating on it.
+opens the correction draft (:meth:`DraftSession.start_correction`) and resumes annotating on
+it. Controls the policy refuses are greyed out with its reason as their tooltip.
 """
 
 from __future__ import annotations
@@ -65,41 +67,28 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from adjudication.lesions import Hemisphere, Location
-from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
-from viewers.image import LabelLayer, default_color
+from adjudication.lesions import hemisphere_of
+from adjudication.vocabulary import ImagingJudgement
+from viewers.image import ImageLayer, LabelLayer, default_color
 from viewers.labels_edit import LabelEditor, VoxelBox
 from viewers.measure import LabelStats, label_stats
 from viewers.qt.qt_label_toolbar import QtLabelToolbar
-from workbench import review_flow
+from workbench.actor import Actor
 from workbench.domain import CaseStatus
-from workbench.lesions.longitudinal import (
-    TRACK_KEY,
-    carry_labels,
+from workbench.errors import ConflictError, RegistryError, ValidationError
+from workbench.policy import Refusal
+from workbench.services import Registry
+from workbench.services.draft import DraftSession
+from workbench.services.reading import (
+    MAX_COMMENT_LENGTH,
+    LesionDetails,
     dst_to_src_transform,
     format_change,
-    label_volumes,
+    may_annotate,
     track_of,
     volume_pairs,
 )
-from workbench.lesions.measure import hemisphere_of
-from workbench.reads import (
-    MAX_COMMENT_LENGTH,
-    LesionDetails,
-    LesionDraft,
-    assigned_reader_ids,
-    list_lesions,
-    load_draft_labels,
-    save_draft,
-    start_or_resume_draft,
-)
-from workbench.registry.db import Registry
-from workbench.registry.errors import ConflictError, RegistryError, ValidationError
-from workbench.registry.models import Case, Read, User
 from workbench.ui.dialogs import user_message
 from workbench.ui.lesion_details import LesionDetailsForm, pretty
 from workbench.ui.read_form import (
@@ -109,9 +98,8 @@ from workbench.ui.read_form import (
     SubmitSummary,
     outcome_text,
 )
-from workbench.ui.review import ReviewWorkspace
 from workbench.ui.theme import ACCENT, ERROR, MUTED
-from workbench.users import Actor
+from workbench.ui.workspace import ReviewWorkspace
 
 AUTOSAVE_MS = 5000
 """How often the draft is saved while it has unsaved changes."""
@@ -123,24 +111,15 @@ CENTROID_ROLE = Qt.ItemDataRole.UserRole + 1
 """Item data role of a table row holding the lesion's centroid (LPS mm)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SeriesLabels:
-    """The draft's label map of a series other than the edited one, with its details."""
+    """The draft's label map of a series other than the edited one, as the session holds it."""
 
     labels: np.ndarray
     affine: np.ndarray
     details: dict[int, LesionDetails] = field(default_factory=dict)
     volumes: dict[int, float] = field(default_factory=dict)
-    """Label → mL (measured when the map is set)."""
-
-    def __post_init__(self) -> None:
-        self.volumes = label_volumes(self.labels, self.affine)
-
-
-def _present(labels: np.ndarray, details: Mapping[int, LesionDetails]) -> dict[int, LesionDetails]:
-    """``details`` of the labels that have voxels in ``labels`` (the save refuses others)."""
-    present = {int(v) for v in np.unique(labels) if v != 0}
-    return {label: d for label, d in details.items() if label in present}
+    """Label → mL."""
 
 
 class LesionTable(QTableWidget):
@@ -195,7 +174,7 @@ class LesionTable(QTableWidget):
                 r, g, b, _ = colors.get(stat.label, (200, 200, 200, 255))
                 x, y, z = stat.centroid_mm
                 said = details.get(stat.label, LesionDetails())
-                side = said.hemisphere.value if said.hemisphere else stat.hemisphere.value
+                side = (said.hemisphere or hemisphere_of(stat.centroid_mm)).value
                 change, change_tip = changes.get(stat.label, ("", ""))
                 cells = (
                     str(stat.label),
@@ -317,61 +296,9 @@ class AnnotationPanel(QWidget):
         self.status_label.setStyleSheet(f"color: {ERROR};" if error else f"color: {MUTED};")
 
 
-def _own_reads(session: Session, actor: Actor, registry_id: str) -> list[Read]:
-    """The actor's reads of case ``registry_id``, newest revision first."""
-    return list(
-        session.scalars(
-            select(Read)
-            .join(Case, Case.id == Read.case_id)
-            .join(User, User.id == Read.reader_id)
-            .where(Case.registry_id == registry_id, User.username == actor.username)
-            .order_by(Read.revision.desc(), Read.id.desc())
-        )
-    )
-
-
-def _outstanding(session: Session, case_id: int) -> int:
-    """How many assigned readers of the case have no submitted read."""
-    submitted = set(
-        session.scalars(
-            select(Read.reader_id).where(
-                Read.case_id == case_id, Read.status == ReadStatus.SUBMITTED
-            )
-        )
-    )
-    return len(assigned_reader_ids(session, case_id) - submitted)
-
-
-def _stored_details(
-    hemisphere: str | None,
-    location: str | None,
-    features: Mapping[str, object],
-    centroid_lps: tuple[float, float, float],
-) -> LesionDetails:
-    """The reader's details from a stored lesion.
-
-    The registry stores the suggested side when the reader chose none, so a stored side is
-    read back as the reader's choice only when it differs from the centroid's suggestion.
-    """
-    side = None
-    if hemisphere:
-        try:
-            chosen = Hemisphere(hemisphere)
-        except ValueError:
-            chosen = None
-        if chosen is not None and chosen != hemisphere_of(centroid_lps):
-            side = chosen
-    place = None
-    if location:
-        try:
-            place = Location(location)
-        except ValueError:
-            place = None
-    return LesionDetails(hemisphere=side, location=place, features=dict(features))
-
-
 class Annotator(QObject):
-    """Drives the workspace's "Annotate" toggle against the registry for ``actor``."""
+    """Binds the workspace's "Annotate" toggle, the lesion panel and the label editor to the
+    reader's :class:`~workbench.services.draft.DraftSession`, for ``actor``."""
 
     saved = pyqtSignal(int)
     """``(read version)``: the draft was saved."""
@@ -391,36 +318,18 @@ class Annotator(QObject):
         self.registry = registry
         self.actor = actor
         self.workspace = workspace
-        self.can_annotate = Role.READER in actor.roles
+        self.may_annotate: Refusal | None = may_annotate(registry, actor)
+        """Why the policy refuses annotating at all (e.g. no reader role), or ``None``."""
+        self.draft: DraftSession | None = None
+        """The reader's read being annotated (kept while it has unsaved work)."""
         self.editor: LabelEditor | None = None
         self.toolbar: QtLabelToolbar | None = None
         self.layer: LabelLayer | None = None
         self.series_id: str | None = None
-        self.registry_id: str | None = None
-        self.read_id: int | None = None
-        self.version: int | None = None
-        self.dirty = False
-        self.conflict: str | None = None
         self.last_error: str | None = None
-        self.details: dict[int, LesionDetails] = {}
-        """The reader's details of the edited series' lesions, by label."""
-        self.others: dict[int, SeriesLabels] = {}
-        """The draft's label maps of the other series, by series id."""
-        self.judgement: ImagingJudgement | None = None
-        """The read's judgement, confidence, comment and read-level features: kept here and
-        handed to every save, which replaces the whole draft."""
-        self.confidence: int | None = None
-        self.comment: str | None = None
-        self.read_features: dict[str, Any] = {}
-        self.revision: int | None = None
-        self.corrects_revision: int | None = None
-        """The revision the open read corrects (a correction draft), if any."""
-        self.correction_reason: str | None = None
-        self.submitted_at: dt.datetime | None = None
-        """When the read shown was submitted (UTC); set, annotation is read-only."""
-        self.case_status: CaseStatus | None = None
         self.last_dialog: SubmitReadDialog | CorrectReadDialog | None = None
         """The submit or correction dialog opened last (tests drive it)."""
+        self._conflict_text: str | None = None
         self._shown = False
         self.panel = AnnotationPanel()
         workspace.annotation_side.layout().addWidget(self.panel)  # type: ignore[union-attr]
@@ -447,8 +356,8 @@ class Annotator(QObject):
         action = workspace.annotate_action
         workspace.annotation_allowed = self.can_annotate
         action.setEnabled(self.can_annotate)
-        if not self.can_annotate:
-            action.setToolTip(f"{actor.username} holds no reader role, which annotating needs")
+        if self.may_annotate is not None:
+            action.setToolTip(self.may_annotate.reason)
         action.toggled.connect(self._toggled)
         self.panel.table.centroid_selected.connect(self.go_to)
         self.panel.table.label_selected.connect(self._show_details)
@@ -461,6 +370,105 @@ class Annotator(QObject):
         """Submit and correct, for the window's Review menu."""
         return [self.submit_action, self.correct_action]
 
+    # --- the read, as the session holds it ------------------------------------------------
+
+    @property
+    def can_annotate(self) -> bool:
+        """Whether the policy lets the actor annotate at all."""
+        return self.may_annotate is None
+
+    @property
+    def registry_id(self) -> str | None:
+        """The case of the read shown, if any."""
+        return None if self.draft is None else self.draft.registry_id
+
+    @property
+    def read_id(self) -> int | None:
+        """The read shown, if any."""
+        return None if self.draft is None else self.draft.read_id
+
+    @property
+    def version(self) -> int | None:
+        """The read's version as last loaded or saved."""
+        return None if self.draft is None else self.draft.version
+
+    @property
+    def revision(self) -> int | None:
+        """The read's revision (2 and up: a correction)."""
+        return None if self.draft is None else self.draft.revision
+
+    @property
+    def corrects_revision(self) -> int | None:
+        """The revision the open read corrects (a correction draft), if any."""
+        return None if self.draft is None else self.draft.corrects_revision
+
+    @property
+    def correction_reason(self) -> str | None:
+        """Why the open read corrects an earlier one, if it does."""
+        return None if self.draft is None else self.draft.correction_reason
+
+    @property
+    def submitted_at(self) -> dt.datetime | None:
+        """When the read shown was submitted (UTC); set, annotation is read-only."""
+        return None if self.draft is None else self.draft.submitted_at
+
+    @property
+    def case_status(self) -> CaseStatus | None:
+        """The case's status as the reader may see it."""
+        return None if self.draft is None else self.draft.case_status
+
+    @property
+    def judgement(self) -> ImagingJudgement | None:
+        """The read's judgement so far."""
+        return None if self.draft is None else self.draft.judgement
+
+    @property
+    def confidence(self) -> int | None:
+        """The read's confidence so far."""
+        return None if self.draft is None else self.draft.confidence
+
+    @property
+    def comment(self) -> str | None:
+        """The read's comment so far."""
+        return None if self.draft is None else self.draft.comment
+
+    @property
+    def read_features(self) -> dict[str, Any]:
+        """The read-level features."""
+        return {} if self.draft is None else dict(self.draft.features)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the draft has changes not saved yet."""
+        return self.draft is not None and self.draft.dirty
+
+    @property
+    def conflict(self) -> str | None:
+        """What to tell the reader when saving stopped on a conflict, or ``None``."""
+        if self.draft is None or self.draft.conflict is None:
+            return None
+        return self._conflict_text or self.draft.conflict
+
+    @property
+    def details(self) -> Mapping[int, LesionDetails]:
+        """The reader's details of the read's lesions, by label."""
+        return {} if self.draft is None else self.draft.details
+
+    @property
+    def others(self) -> dict[int, SeriesLabels]:
+        """The draft's label maps of the series other than the edited one, by series id."""
+        draft = self.draft
+        if draft is None or self.series_id is None:
+            return {}
+        here = int(self.series_id)
+        return {
+            sid: SeriesLabels(
+                draft.labels(sid), draft.affine(sid), draft.series_details(sid), draft.volumes(sid)
+            )
+            for sid in draft.series_ids
+            if sid != here
+        }
+
     # --- switching on and off ------------------------------------------------------------
 
     @property
@@ -471,7 +479,7 @@ class Annotator(QObject):
     @property
     def read_only(self) -> bool:
         """Whether the read shown is submitted (no tools, nothing saved)."""
-        return self.submitted_at is not None
+        return self.draft is not None and self.draft.read_only
 
     def _toggled(self, on: bool) -> None:
         if on:
@@ -497,18 +505,20 @@ class Annotator(QObject):
         self.panel.set_status(text, error=True)
         self.workspace.problem.emit(text)
 
-    def start(self) -> bool:
-        """Start (or resume) the draft and edit the active viewport's series; False on error.
+    def start(self, draft: DraftSession | None = None) -> bool:
+        """Open (start or resume) the draft and edit the active viewport's series; False on
+        error. ``draft`` is a session opened already (a correction).
 
         A reader who has submitted their read of the case (and has no correction open) sees
-        it read-only, with "Correct read…".
+        it read-only, with "Correct read…". Work kept after a conflict or a failed save is
+        shown again when the same case is annotated.
         """
         if self.active:
             return True
         case = self.workspace.case
         series = self.workspace.active_series()
-        if not self.can_annotate:
-            self._fail(f"{self.actor.username} holds no reader role, which annotating needs")
+        if self.may_annotate is not None:
+            self._fail(self.may_annotate.reason)
             return False
         if case is None or series is None:
             self._fail("Show a series in the active viewport first, then annotate it.")
@@ -517,91 +527,72 @@ class Annotator(QObject):
         if image is None or image.array.ndim != 3:
             self._fail(f"{series.name} cannot be annotated: its voxels are not a 3-D volume.")
             return False
+        sid = int(series.series_id)
+        held = self.draft
         keep = (
-            self.editor is not None
-            and self.registry_id == case.registry_id
-            and self.series_id == series.series_id
+            draft is None
+            and held is not None
+            and held.registry_id == case.registry_id
+            and (held.dirty or held.conflict is not None)
+            and (held.conflict is None or self.series_id == series.series_id)
         )
         try:
-            with self.registry.write() as session:
-                own = _own_reads(session, self.actor, case.registry_id)
-                has_draft = any(r.status is ReadStatus.DRAFT for r in own)
-                done = next((r for r in own if r.status is ReadStatus.SUBMITTED), None)
-                if done is not None and not has_draft:
-                    read = done  # submitted, no correction open: shown read-only
-                else:
-                    read = start_or_resume_draft(session, self.actor, case.registry_id)
-                read_id, version = read.id, read.version
-                fields = (
-                    read.imaging_judgement,
-                    read.confidence,
-                    read.comment,
-                    dict(read.features or {}),
-                )
-                revision, submitted_at = read.revision, read.submitted_at
-                corrected = session.get(Read, read.supersedes_id) if read.supersedes_id else None
-                corrects = corrected.revision if corrected is not None else None
-                reason = read.correction_reason
-                case_status = session.scalar(
-                    select(Case.status).where(Case.registry_id == case.registry_id)
-                )
-                reload = not keep or read_id != self.read_id
-                saved = (
-                    load_draft_labels(session, read_id, int(series.series_id)) if reload else None
-                )
-                others: dict[int, SeriesLabels] = {}
-                summaries = list_lesions(session, read_id) if reload else []
-                for sid in sorted({s.series_id for s in summaries}):
-                    if sid == int(series.series_id) or case.find(str(sid)) is None:
-                        continue
-                    found = case.find(str(sid))
-                    assert found is not None
-                    others[sid] = SeriesLabels(
-                        np.asarray(load_draft_labels(session, read_id, sid), dtype=np.uint16),
-                        np.array(found.affine, dtype=np.float64).reshape(4, 4),
-                    )
-        except (RegistryError, SQLAlchemyError, ValueError) as exc:
+            if draft is not None:
+                draft.ensure_series(sid)
+            elif keep:
+                assert held is not None
+                draft = held
+                draft.ensure_series(sid)
+            else:
+                draft = DraftSession.open(self.registry, self.actor, case.registry_id, [sid])
+        except (RegistryError, ValueError) as exc:
             self._fail(f"Cannot start the draft: {user_message(exc)}")
             return False
-        if reload:
-            shape = tuple(image.array.shape[:3])
-            labels = np.zeros(shape, dtype=np.uint16)
-            if saved is not None and saved.shape == shape:
-                labels[...] = saved
-            details: dict[int, dict[int, LesionDetails]] = {}
-            for summary in summaries:
-                details.setdefault(summary.series_id, {})[summary.label] = _stored_details(
-                    summary.hemisphere, summary.location, summary.features, summary.centroid_lps
-                )
-            for sid, other in others.items():
-                other.details = _present(other.labels, details.get(sid, {}))
-            self.others = others
-            self.details = _present(labels, details.get(int(series.series_id), {}))
-            used = {int(v) for v in np.unique(labels) if v != 0}
-            taken = {label for o in others.values() for label in o.volumes}
+        labels = draft.labels(sid)
+        shape = tuple(image.array.shape[:3])
+        if labels.shape != shape:
+            self._fail(
+                f"{series.name}: the draft's labels lie on a {labels.shape} grid, the images "
+                f"shown on {shape}; they cannot be annotated together."
+            )
+            return False
+        reuse = keep and self.editor is not None and self.series_id == series.series_id
+        self._bind(draft)
+        if not reuse:
+            used = draft.labels_on(sid)
+            taken = draft.used_labels() - used
             active = min(used) if used else max(taken | {0}) + 1
             self.editor = LabelEditor(labels, image.affine, active_label=active)
             self.editor.events.changed.connect(self._changed)
             self.layer = LabelLayer(OVERLAY_NAME, labels, image.affine)
-            self.dirty = False
-            self.conflict = None
-            self.version = version
-            self.judgement, self.confidence, self.comment, self.read_features = fields
-        elif self.conflict is None:
-            self.version = version
-        self.registry_id, self.series_id, self.read_id = case.registry_id, series.series_id, read_id
-        self.revision, self.submitted_at, self.case_status = revision, submitted_at, case_status
-        self.corrects_revision, self.correction_reason = corrects, reason
+        self.series_id = series.series_id
+        self._show(series.name, image)
+        return True
+
+    def _bind(self, draft: DraftSession) -> None:
+        """Listen to ``draft`` (and no longer to the session held before)."""
+        if self.draft is draft:
+            return
+        if self.draft is not None:
+            self.draft.events.labels.disconnect(self._labels_changed)
+            self.draft.events.details.disconnect(self._details_changed)
+        self.draft = draft
+        self._conflict_text = None
+        draft.events.labels.connect(self._labels_changed)
+        draft.events.details.connect(self._details_changed)
+
+    def _show(self, series_name: str, image: ImageLayer) -> None:
         assert self.editor is not None
         assert self.layer is not None
-        self.workspace.set_label_overlay(series.series_id, self.layer)
+        assert self.series_id is not None
+        self.workspace.set_label_overlay(self.series_id, self.layer)
         if not self.read_only:
-            views = self.workspace.views_showing(series.series_id)
+            views = self.workspace.views_showing(self.series_id)
             self.toolbar = QtLabelToolbar(self.editor, views, image=image)
             self.toolbar.message.connect(self.workspace.status)
             self.workspace.annotation_top.addWidget(self.toolbar)
         self._shown = True
-        self._set_title(series.name)
+        self._set_title(series_name)
         self.workspace.annotation_side.show()
         sizes = self.workspace.splitter.sizes()
         if len(sizes) == 3 and sizes[2] < 360:
@@ -622,7 +613,6 @@ class Annotator(QObject):
             self.autosave_timer.start()
         self._sync_actions()
         self.refresh_table()
-        return True
 
     def _set_title(self, series_name: str) -> None:
         if self.read_only:
@@ -681,15 +671,17 @@ class Annotator(QObject):
             self.layer = None
 
     def _sync_actions(self) -> None:
-        """Submit while a draft is open; correct while the submitted read is shown."""
+        """Submit while a draft is open; correct while the submitted read is shown.
+
+        A control the policy refuses is greyed out with the refusal's reason as its tooltip.
+        """
         drafting = self.active and not self.read_only
         self.submit_action.setEnabled(drafting and self.conflict is None)
-        correctable = self.active and self.read_only and self.case_status is not CaseStatus.FINAL
+        refusal = None if self.draft is None else self.draft.may_correct
+        correctable = self.active and self.read_only and refusal is None
         self.correct_action.setEnabled(correctable)
-        if self.active and self.read_only and not correctable:
-            self.correct_action.setToolTip(
-                "The case has a final panel decision: a read cannot be corrected under it"
-            )
+        if self.active and self.read_only and refusal is not None:
+            self.correct_action.setToolTip(refusal.reason)
         else:
             self.correct_action.setToolTip(self.correct_action.statusTip())
         panel = self.panel
@@ -707,8 +699,15 @@ class Annotator(QObject):
 
     # --- editing -------------------------------------------------------------------------
 
-    def _changed(self, _box: VoxelBox) -> None:
-        self.dirty = True
+    def _changed(self, box: VoxelBox) -> None:
+        """The editor changed the edited series' labels: tell the session."""
+        if self.draft is None or self.series_id is None or self.draft.read_only:
+            return
+        self.draft.mark_edited(int(self.series_id), box)
+
+    def _labels_changed(self, _series_id: int, _box: VoxelBox) -> None:
+        """The session's labels changed: refresh the table, at most every
+        :data:`TABLE_THROTTLE_MS`."""
         if self.table_timer.isActive():
             return
         wait = TABLE_THROTTLE_MS - (time.monotonic() - self._last_refresh) * 1000.0
@@ -716,6 +715,10 @@ class Annotator(QObject):
             self.refresh_table()
         else:
             self.table_timer.start(int(wait) + 1)
+
+    def _details_changed(self, label: int) -> None:
+        if self.panel.table.row_of(label) is not None:
+            self.refresh_table()
 
     def refresh_table(self) -> None:
         """Measure the labels now and show one row per lesion."""
@@ -794,21 +797,16 @@ class Annotator(QObject):
             if form.label is not None:
                 form.set_lesion(None, LesionDetails(), None)
             return
-        form.set_lesion(stat.label, self.details.get(stat.label, LesionDetails()), stat.hemisphere)
+        suggested = hemisphere_of(stat.centroid_mm)
+        form.set_lesion(stat.label, self.details.get(stat.label, LesionDetails()), suggested)
         if self.read_only:
             form.setEnabled(False)  # a submitted read's details are shown, not edited
 
     def set_details(self, label: int, details: LesionDetails) -> None:
-        """The reader's side, location and features of lesion ``label``; marks the draft dirty."""
-        if self.editor is None or self.read_only:
+        """The reader's side, location and features of lesion ``label`` of the edited series."""
+        if self.editor is None or self.draft is None or self.read_only or self.series_id is None:
             return
-        if self.details.get(label) == details:
-            return
-        self.details[label] = details
-        self.dirty = True
-        row = self.panel.table.row_of(label)
-        if row is not None:
-            self.refresh_table()
+        self.draft.set_details(int(self.series_id), label, details)
 
     # --- carrying to another series ------------------------------------------------------
 
@@ -837,9 +835,9 @@ class Annotator(QObject):
     def carry_to(self, series_id: str) -> int | None:
         """Copy the edited lesions onto series ``series_id`` of the case, then save.
 
-        Resampled through world space (:func:`carry_labels`); when the review has aligned
-        the timepoints, through the alignment: the workspace keeps, per day, the transform
-        current world → that day's world, and the carried labels go through
+        Resampled through world space by :meth:`DraftSession.carry`; when the review has
+        aligned the timepoints, through the alignment: the workspace keeps, per day, the
+        transform current world → that day's world, and the carried labels go through
         ``T_source_day @ inv(T_target_day)`` (target world → source world). Each carried
         lesion gets a new label (labels are unique within a read) with the source's side and
         location and its track; a lesion whose track the target already has is skipped, and
@@ -847,7 +845,8 @@ class Annotator(QObject):
         (None on an error, which is shown).
         """
         case = self.workspace.case
-        if self.editor is None or self.series_id is None or case is None:
+        draft = self.draft
+        if self.editor is None or self.series_id is None or case is None or draft is None:
             self._fail("Switch annotation on first, then carry its lesions.")
             return None
         if self.read_only:
@@ -867,46 +866,11 @@ class Annotator(QObject):
                 if matrix is not None:
                     transforms[series.day] = matrix
         transform = dst_to_src_transform(transforms, source.day, target.day)
-        dst_affine = np.array(target.affine, dtype=np.float64).reshape(4, 4)
-        shape = tuple(int(n) for n in target.shape[:3])
         try:
-            carried = carry_labels(
-                self.editor.array, self.editor.affine, shape, dst_affine, transform
-            )
-        except ValueError as exc:
-            self._fail(f"Cannot carry the lesions: {exc}")
+            count = draft.carry(int(self.series_id), int(series_id), transform)
+        except (RegistryError, ValueError) as exc:
+            self._fail(f"Cannot carry the lesions: {user_message(exc)}")
             return None
-        existing = self.others.get(int(series_id))
-        labels = (
-            np.zeros(shape, dtype=np.uint16)
-            if existing is None
-            else existing.labels.astype(np.uint16, copy=True)
-        )
-        details = {} if existing is None else dict(existing.details)
-        have_tracks = {
-            track_of(label, details.get(label, LesionDetails()).features)
-            for label in (existing.volumes if existing is not None else {})
-        }
-        used = {int(v) for v in np.unique(self.editor.array) if v != 0}
-        for other in self.others.values():
-            used |= set(other.volumes)
-        count = 0
-        free = labels == 0
-        for label in (int(v) for v in np.unique(carried) if v != 0):
-            said = self.details.get(label, LesionDetails())
-            track = track_of(label, said.features)
-            where = (carried == label) & free
-            if track in have_tracks or not np.any(where):
-                continue
-            new = max(used | {0}) + 1
-            used.add(new)
-            labels[where] = new
-            details[new] = LesionDetails(
-                hemisphere=said.hemisphere, location=said.location, features={TRACK_KEY: track}
-            )
-            count += 1
-        self.others[int(series_id)] = SeriesLabels(labels, dst_affine, details)
-        self.dirty = True
         how = "through the alignment" if transform is not None else "by scanner coordinates"
         text = f"Carried {count} lesion(s) to {target.name} ({how})"
         self.workspace.status.emit(text)
@@ -930,87 +894,47 @@ class Annotator(QObject):
             return False
         return self.save()
 
-    def _write_draft(
-        self,
-        session: Session,
-        drafts: list[LesionDraft],
-        judgement: ImagingJudgement | None,
-        confidence: int | None,
-        comment: str | None,
-    ) -> Read:
-        """Save the whole draft (lesions and the reader's choices) in ``session``."""
-        assert self.read_id is not None
-        assert self.version is not None
-        return save_draft(
-            session,
-            self.actor,
-            self.read_id,
-            self.version,
-            lesions=drafts,
-            judgement=judgement,
-            confidence=confidence,
-            comment=comment,
-            features=self.read_features,
-        )
-
-    def _lesion_drafts(self, labels: np.ndarray) -> list[LesionDraft]:
-        """The whole draft's label maps: ``labels`` of the edited series and the others."""
-        assert self.series_id is not None
-        drafts = [LesionDraft(int(self.series_id), labels, _present(labels, self.details))]
-        for sid, other in sorted(self.others.items()):
-            if other.volumes:
-                drafts.append(LesionDraft(sid, other.labels, _present(other.labels, other.details)))
-        return drafts
-
     def _conflicted(self, exc: ConflictError) -> None:
-        self.conflict = (
+        self._conflict_text = (
             f"Draft not saved: {user_message(exc)}. Autosave is off; your lesions are kept "
             "here — reopen the case to continue from the saved draft."
         )
         self.autosave_timer.stop()
-        self._fail(self.conflict)
+        self._fail(self._conflict_text)
         self._sync_actions()
 
     def save(self) -> bool:
-        """Save the label map as the draft's lesions now; False (and shown) on an error.
+        """Save what changed in the draft now; False (and shown) on an error.
 
-        The read's judgement, confidence, comment and features are saved with it as they
-        are here (a save replaces the whole draft). A conflict stops autosaving for good; the
-        labels stay in memory. A submitted read is never saved.
+        The session writes only the lesions whose mask or details changed, and the reader's
+        choices if they changed. A conflict stops autosaving for good; the labels stay in
+        memory. A submitted read is never saved.
         """
+        draft = self.draft
         if (
             self.editor is None
-            or self.read_id is None
-            or self.version is None
+            or draft is None
             or self.series_id is None
-            or not self.dirty
-            or self.conflict is not None
-            or self.read_only
+            or not draft.dirty
+            or draft.conflict is not None
+            or draft.read_only
         ):
             return False
         if self.editor.in_group:
             return False  # a brush drag is open: the next tick saves it whole
-        labels = self.editor.array.copy()
         try:
-            drafts = self._lesion_drafts(labels)
-            with self.registry.write() as session:
-                read = self._write_draft(
-                    session, drafts, self.judgement, self.confidence, self.comment
-                )
-                version = read.version
+            draft.save()
         except ConflictError as exc:
             self._conflicted(exc)
             return False
-        except (RegistryError, SQLAlchemyError, ValueError) as exc:
+        except (RegistryError, ValueError) as exc:
             self._fail(f"Draft not saved: {user_message(exc)} (will retry)")
             return False
-        self.version = version
-        self.dirty = bool(np.any(self.editor.array != labels))
         self.last_error = None
         stamp = time.strftime("%H:%M:%S")
         self.panel.set_status(f"Draft saved at {stamp}")
         self.workspace.status.emit(f"Draft saved at {stamp}")
-        self.saved.emit(version)
+        self.saved.emit(draft.version)
         return True
 
     # --- submitting and correcting ---------------------------------------------------------
@@ -1021,12 +945,13 @@ class Annotator(QObject):
         if self.editor is None or self.series_id is None or self.registry_id is None:
             raise ValidationError("Switch annotation on first, then submit your read.")
         stats = label_stats(self.editor.array, self.editor.affine)
-        count = len(stats) + sum(len(o.volumes) for o in self.others.values())
+        others = self.others
+        count = len(stats) + sum(len(o.volumes) for o in others.values())
         total = sum(s.volume_ml for s in stats) + sum(
-            sum(o.volumes.values()) for o in self.others.values()
+            sum(o.volumes.values()) for o in others.values()
         )
-        ids = [self.series_id] if stats or not any(o.volumes for o in self.others.values()) else []
-        ids += [str(sid) for sid, o in sorted(self.others.items()) if o.volumes]
+        ids = [self.series_id] if stats or not any(o.volumes for o in others.values()) else []
+        ids += [str(sid) for sid, o in sorted(others.items()) if o.volumes]
         names = []
         for sid in ids:
             found = None if case is None else case.find(sid)
@@ -1075,60 +1000,45 @@ class Annotator(QObject):
 
     def _keep_choices(self, dialog: SubmitReadDialog) -> None:
         """Keep what a cancelled submit dialog held in the draft, saved at once."""
-        if self.read_only or self.editor is None:
+        if self.read_only or self.editor is None or self.draft is None:
             return
         comment = dialog.comment()
         if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
             return  # the save would refuse it; the dialog says why when submitting
         values = (dialog.judgement(), dialog.confidence(), comment)
         if values != (self.judgement, self.confidence, self.comment):
-            self.judgement, self.confidence, self.comment = values
-            self.dirty = True
+            try:
+                self.draft.set_choices(*values)
+            except ValidationError:
+                return
             self.save()  # now, rather than at the next tick: a cancel is a pause
 
     def submit(self, choices: ReadChoices) -> str:
-        """Save the draft with ``choices`` and the current lesions, then submit it.
+        """Save what changed with ``choices``, then submit the read (one transaction).
 
-        One transaction: refused, nothing is written and the labels stay here. Raises what
-        the registry raises (:class:`ConflictError`, :class:`ValidationError`), after telling
-        the window. Returns what happened to the case, also shown in the panel and the
-        status bar; annotation of the read is read-only afterwards.
+        Refused, nothing is written and the labels stay here. Raises what the registry
+        raises (:class:`ConflictError`, :class:`ValidationError`), after telling the window.
+        Returns what happened to the case, also shown in the panel and the status bar;
+        annotation of the read is read-only afterwards.
         """
-        if self.read_only or self.read_id is None or self.version is None:
+        draft = self.draft
+        if self.read_only or draft is None:
             raise ValidationError("There is no open draft to submit; switch annotation on.")
         if self.conflict is not None:
             raise ConflictError(self.conflict)
         assert self.editor is not None
         if self.editor.in_group:
             raise ValidationError("A drawing stroke is still open; finish it, then submit.")
-        labels = self.editor.array.copy()
-        correction = self.corrects_revision is not None
         try:
-            drafts = self._lesion_drafts(labels)
-            with self.registry.write() as session:
-                read = self._write_draft(
-                    session, drafts, choices.judgement, choices.confidence, choices.comment
-                )
-                read, result = review_flow.submit(session, self.actor, read.id, read.version)
-                outcome = outcome_text(
-                    result, _outstanding(session, read.case_id), correction=correction
-                )
-                version, submitted_at = read.version, read.submitted_at
-                case_status = session.scalar(select(Case.status).where(Case.id == read.case_id))
+            result = draft.submit(choices.judgement, choices.confidence, choices.comment)
         except ConflictError as exc:
             self._conflicted(exc)
             raise
-        except (RegistryError, SQLAlchemyError) as exc:
+        except RegistryError as exc:
             self.last_error = f"Read not submitted: {user_message(exc)}"
             self.workspace.problem.emit(self.last_error)
             raise
-        self.judgement, self.confidence, self.comment = (
-            choices.judgement,
-            choices.confidence,
-            choices.comment,
-        )
-        self.version, self.submitted_at, self.case_status = version, submitted_at, case_status
-        self.dirty = False
+        outcome = outcome_text(result.assessment, result.outstanding, correction=result.correction)
         self.last_error = None
         self.autosave_timer.stop()
         self.table_timer.stop()
@@ -1141,8 +1051,7 @@ class Annotator(QObject):
         self._sync_actions()
         self.refresh_table()
         self.workspace.status.emit(outcome)
-        assert self.registry_id is not None
-        self.submitted.emit(self.registry_id, outcome)
+        self.submitted.emit(result.registry_id, outcome)
         return outcome
 
     def open_correction_dialog(self) -> CorrectReadDialog | None:
@@ -1164,21 +1073,20 @@ class Annotator(QObject):
         Raises what the registry raises (no reason, a final case, …), after telling the
         window; nothing changes here then.
         """
-        if not self.read_only or self.read_id is None or self.registry_id is None:
+        draft = self.draft
+        if not self.read_only or draft is None:
             raise ValidationError("Only your submitted read can be corrected.")
         try:
-            with self.registry.write() as session:
-                review_flow.start_correction(session, self.actor, self.read_id, reason)
-        except (RegistryError, SQLAlchemyError) as exc:
+            correction = draft.start_correction(reason)
+        except RegistryError as exc:
             self.last_error = f"Correction not started: {user_message(exc)}"
             self.workspace.problem.emit(self.last_error)
             raise
-        registry_id = self.registry_id
+        registry_id = draft.registry_id
         self._hide()
-        self.editor = None  # the correction draft is loaded afresh
+        self.editor = None  # the correction draft is shown afresh
         self.layer = None
-        self.submitted_at = None
-        if not self.start():
+        if not self.start(correction):
             self._uncheck()
             return
         self.workspace.status.emit(

@@ -8,20 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from alembic.util import CommandError
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox
-from sqlalchemy.exc import SQLAlchemyError
 
 from viewers.layout import GridLayout
 from workbench.config import Settings
-from workbench.registry.db import Registry
-from workbench.registry.errors import RegistryError
+from workbench.errors import RegistryError
+from workbench.services import Actor, Registry, admin
 from workbench.ui.dialogs import ReportDialog, user_message
 from workbench.ui.main_window import APP_TITLE, MainWindow
-from workbench.ui.review_data import ReviewProtocol
 from workbench.ui.theme import apply_theme
-from workbench.users import Actor, resolve_actor
+from workbench.ui.workspace_data import ReviewProtocol
 
 SCREENSHOT_SIZE = QSize(1280, 800)
 EXIT_OK = 0
@@ -45,25 +42,12 @@ def open_registry(settings: Settings, username: str) -> tuple[Registry, Actor]:
 
     Raises :class:`RegistryError` with a message for the user; nothing stays open then.
     """
+    registry = admin.open_registry(settings.db_url)
     try:
-        registry = Registry.open(settings.db_url)
-    except SQLAlchemyError as exc:
-        raise RegistryError(f"cannot open the registry: {user_message(exc)}") from exc
-    except CommandError as exc:
-        # Alembic's, e.g. a registry already upgraded by a newer workbench: Registry.open
-        # does not turn it into a RegistryUnavailableError (yet), so say it here.
-        raise RegistryError(
-            f"cannot open the registry {settings.db_url}: its schema is not one this version "
-            f"of the workbench knows ({exc}); it may need a newer workbench"
-        ) from exc
-    try:
-        with registry.write() as session:
-            actor = resolve_actor(session, username)
-    except (RegistryError, SQLAlchemyError) as exc:
+        actor = admin.sign_in(registry, username)
+    except RegistryError:
         registry.close()
-        if isinstance(exc, RegistryError):
-            raise
-        raise RegistryError(f"cannot open the registry: {user_message(exc)}") from exc
+        raise
     return registry, actor
 
 
@@ -167,7 +151,7 @@ def _report_unexpected(window: MainWindow, previous: _ExceptHook) -> _ExceptHook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         previous(kind, exc, tb)
-        if isinstance(exc, RegistryError | SQLAlchemyError):
+        if isinstance(exc, RegistryError):
             window.report_error("Registry error", user_message(exc))
             return
         text = "".join(traceback.format_exception(kind, exc, tb))

@@ -1,11 +1,12 @@
 """The form a coordinator assigns a case's readers and panel members with.
 
-:func:`assign_choices` copies, while the window's read session is open, who may be assigned
-to a case and who already is (plain values, no ORM). :class:`AssignDialog` shows them as two
-checkable lists and hands the newly ticked usernames to a *save* callback from the window,
-which calls :func:`workbench.review_flow.assign` for both roles in one registry transaction.
-The data layer decides: a refusal (an incomplete case, a user who lost the role) keeps the
-form open with the ticks as they were and the message in red, and nothing is written.
+:func:`workbench.services.cases.assign_choices` says who may be assigned to a case and who
+already is (plain values), with the policy's refusal for anyone who may not be (the
+coordinator themselves). :class:`AssignDialog` shows them as two checkable lists and hands
+the newly ticked usernames to a *save* callback from the window, which calls
+:func:`workbench.services.cases.assign` for both roles in one transaction. The services
+decide: a refusal (an incomplete case, a user who lost the role) keeps the form open with
+the ticks as they were and the message in red, and nothing is written.
 
 There is no unassign: an assignment already made is shown ticked and cannot be unticked.
 """
@@ -13,7 +14,6 @@ There is no unassign: an assignment already made is shown ticked and cannot be u
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -26,17 +26,12 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from adjudication.vocabulary import Role
-from workbench.cases import get_case
-from workbench.domain import CaseStatus
-from workbench.registry.errors import ValidationError
-from workbench.registry.models import ReaderAssignment
+from workbench.errors import ValidationError
+from workbench.services.cases import AssignChoices, Candidate
 from workbench.ui.dialogs import FormDialog
 from workbench.ui.theme import ACCENT, BASE, BORDER, MUTED
-from workbench.users import list_users
 
 _ROLE_NAMES = {Role.READER: "reader", Role.PANEL: "panel member"}
 _CHECK_STYLE = f"""
@@ -52,65 +47,6 @@ QListWidget::indicator:checked:disabled {{ border-color: {MUTED}; background: {M
 """
 """Fusion's dark palette draws no box around an unticked item: outline every box, fill the
 ticked ones (blue when newly ticked, grey when already assigned)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A user one of the dialog's lists shows."""
-
-    username: str
-    display_name: str
-    active: bool
-    assigned: frozenset[Role]
-    """The roles the user is assigned in on this case (reader, panel; normally one at most)."""
-
-    @property
-    def label(self) -> str:
-        """``Printed Name (username)``."""
-        return f"{self.display_name} ({self.username})"
-
-
-@dataclass(frozen=True, slots=True)
-class AssignChoices:
-    """Who may be assigned to one case, and who is."""
-
-    registry_id: str
-    status: CaseStatus
-    readers_required: int
-    readers: tuple[Candidate, ...]
-    """Active holders of the reader role, and everyone assigned as reader, by username."""
-    panel: tuple[Candidate, ...]
-    """Active holders of the panel role, and everyone assigned to the panel, by username."""
-
-
-def assign_choices(session: Session, registry_id: str) -> AssignChoices:
-    """The users the assignment form offers for ``registry_id``; raises ``NotFoundError``.
-
-    Inactive users are not offered; one already assigned is still listed (ticked), so the
-    lists account for every assignment the case has.
-    """
-    case = get_case(session, registry_id)
-    assigned: dict[int, set[Role]] = {}
-    for user_id, role in session.execute(
-        select(ReaderAssignment.user_id, ReaderAssignment.role).where(
-            ReaderAssignment.case_id == case.id
-        )
-    ):
-        assigned.setdefault(user_id, set()).add(Role(role))
-    lists: dict[Role, list[Candidate]] = {Role.READER: [], Role.PANEL: []}
-    for user in list_users(session):
-        roles = frozenset(assigned.get(user.id, ()))
-        candidate = Candidate(user.username, user.display_name, user.active, roles)
-        for role, members in lists.items():
-            if role in roles or (user.active and user.has_role(role)):
-                members.append(candidate)
-    return AssignChoices(
-        registry_id=case.registry_id,
-        status=case.status,
-        readers_required=case.readers_required,
-        readers=tuple(lists[Role.READER]),
-        panel=tuple(lists[Role.PANEL]),
-    )
 
 
 class AssignDialog(FormDialog):
@@ -249,8 +185,7 @@ class AssignDialog(FormDialog):
     @property
     def reader_count(self) -> int:
         """Readers the case would have: those assigned and those ticked."""
-        assigned = sum(1 for c in self.choices.readers if Role.READER in c.assigned)
-        return assigned + len(self.ticked(Role.READER))
+        return self.choices.readers_assigned + len(self.ticked(Role.READER))
 
     def _ticked(self, _item: QListWidgetItem | None = None) -> None:
         """Re-derive every item's state from the ticks (guarded: setting flags re-emits)."""
@@ -278,6 +213,8 @@ class AssignDialog(FormDialog):
         why = ""
         if role in candidate.assigned:
             why = f"Already {_ROLE_NAMES[role]} of this case (an assignment is not undone here)"
+        elif candidate.refusal is not None:
+            why = candidate.refusal[:1].upper() + candidate.refusal[1:]
         elif other in candidate.assigned:
             why = (
                 f"{candidate.display_name} is {_ROLE_NAMES[other]} of this case; nobody is both "
@@ -297,8 +234,9 @@ class AssignDialog(FormDialog):
         text = f"{count} of {required} readers required"
         if new_readers:
             text += f" ({new_readers} ticked)"
-        if self.choices.status is CaseStatus.READY and count >= required and new_readers:
-            text += " — Assign moves the case to in reading"
+        after = self.choices.status_after(new_readers)
+        if new_readers and after is not self.choices.status:
+            text += f" — Assign moves the case to {after.label}"
         self.count_label.setText(text)
         assigned = sum(1 for c in self.choices.panel if Role.PANEL in c.assigned)
         panel = f"{assigned + new_panel} panel member(s)"

@@ -38,8 +38,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.cases import CaseFilter, CaseSummary
 from workbench.domain import CaseStatus, Condition
+from workbench.services.cases import CaseFilter, CaseSummary
 from workbench.ui.theme import status_colour
 
 _STATUS_ORDER = {status: n for n, status in enumerate(CaseStatus)}

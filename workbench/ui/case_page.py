@@ -34,11 +34,7 @@ from PyQt6.QtWidgets import (
 )
 
 from adjudication.vocabulary import ReadStatus
-from workbench.domain import CaseStatus
-from workbench.ui.case_detail import (
-    CaseDetail,
-    LabRow,
-    ReviewStatus,
+from workbench.display import (
     certainty_label,
     elide_middle,
     format_day,
@@ -47,6 +43,8 @@ from workbench.ui.case_detail import (
     result_label,
     tristate_label,
 )
+from workbench.domain import CaseStatus
+from workbench.services.case_detail import CaseDetail, LabRow, ReviewStatus
 from workbench.ui.dialogs import repolish
 from workbench.ui.history import HistoryView
 from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
@@ -62,7 +60,7 @@ FINDING_COLUMNS = ("Rule", "Readers", "Detail")
 _UID_ROLE = Qt.ItemDataRole.UserRole + 1
 _POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
 """``(timepoint index, series index)`` of a series row: the same order as
-:class:`workbench.ui.review_data.ReviewCase`, so the window can name the series."""
+:class:`workbench.ui.workspace_data.ReviewCase`, so the window can name the series."""
 _NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 

@@ -31,14 +31,19 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from adjudication.vocabulary import TriState
-from workbench.cases import NewCase, NewExposure, NewFeature
+from workbench.display import result_label, tristate_label
 from workbench.domain import Condition, LabQualitative, LabTest, Sex
-from workbench.labs import ALLOWED_RESULTS, ALLOWED_UNITS, LabEntry
-from workbench.registry.errors import RegistryError, ValidationError
-from workbench.ui.case_detail import result_label, tristate_label
+from workbench.errors import RegistryError, ValidationError
+from workbench.services.cases import (
+    ALLOWED_RESULTS,
+    ALLOWED_UNITS,
+    LabEntry,
+    NewCase,
+    NewExposure,
+    NewFeature,
+)
 
 _UNIT_PREFERENCE = ("copies/mL", "IU/mL", "cells/µL", "index")
 """Units offered first (and preselected) where a test allows them."""
@@ -47,17 +52,14 @@ _UNIT_PREFERENCE = ("copies/mL", "IU/mL", "cells/µL", "index")
 def user_message(exc: BaseException) -> str:
     """A message for the user about a failed registry operation.
 
-    :class:`RegistryError` messages are written for users already; a raw database error is
-    cut to its first line (the SQL and its parameters are of no use on screen).
+    :class:`RegistryError` messages are written for users already (a database failure
+    arrives as :class:`~workbench.errors.DatabaseError`, cut to its first line by the
+    registry); anything else is shown by its first line.
     """
-    if isinstance(exc, RegistryError):
-        return str(exc)
-    if isinstance(exc, DBAPIError):
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
-        return f"the registry refused the operation: {detail or type(exc.orig).__name__}"
-    if isinstance(exc, SQLAlchemyError):
-        return f"the registry could not be used: {str(exc).strip().splitlines()[0]}"
-    return str(exc)
+    text = str(exc).strip()
+    if isinstance(exc, RegistryError) or not text:
+        return text or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def parse_int(text: str, what: str) -> int | None:
@@ -119,7 +121,9 @@ class FormDialog(QDialog):
         self._invalid: QWidget | None = None
 
     def register_field(self, prefix: str, widget: QWidget) -> None:
-        """Outline ``widget`` when a refusal message starts with ``prefix``."""
+        """Outline ``widget`` when a refusal is about ``prefix``: its
+        :attr:`ValidationError.field <workbench.errors.ValidationError.field>` is ``prefix``,
+        or (a refusal that names no field) its message starts with ``prefix``."""
         self._fields.append((prefix, widget))
         self._fields.sort(key=lambda pair: -len(pair[0]))
 
@@ -128,18 +132,31 @@ class FormDialog(QDialog):
         """The refusal shown, or ``""``."""
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
-    def show_error(self, message: str) -> None:
-        """Show ``message`` in red and outline the field it names."""
+    def show_error(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` in red and outline ``field`` (the refusal's
+        :attr:`ValidationError.field <workbench.errors.ValidationError.field>`).
+
+        A refusal that names no field is matched by the start of its message
+        (``"registry id: ..."``): most of the data layer's refusals (cases, labs, reads) and
+        this module's own number parsing do not carry ``field`` yet.
+        """
         self.clear_error()
         self.error_label.setText(message)
         self.error_label.show()
-        head = message.split(":", 1)[0].strip().lower()
-        for prefix, widget in self._fields:
-            if head == prefix or head.startswith(prefix + " "):
-                set_invalid(widget, True)
-                widget.setFocus()
-                self._invalid = widget
-                break
+        if field is not None:
+            wanted = field.strip().lower()
+            found = [widget for prefix, widget in self._fields if prefix == wanted]
+        else:
+            head = message.split(":", 1)[0].strip().lower()
+            found = [
+                widget
+                for prefix, widget in self._fields
+                if head == prefix or head.startswith(prefix + " ")
+            ]
+        if found:
+            set_invalid(found[0], True)
+            found[0].setFocus()
+            self._invalid = found[0]
 
     def clear_error(self) -> None:
         """Hide the message and the outline."""
@@ -154,8 +171,9 @@ class FormDialog(QDialog):
         self.clear_error()
         try:
             self.submit()
-        except (RegistryError, SQLAlchemyError) as exc:
-            self.show_error(user_message(exc))
+        except RegistryError as exc:
+            field = exc.field if isinstance(exc, ValidationError) else None
+            self.show_error(user_message(exc), field)
             return
         super().accept()
 

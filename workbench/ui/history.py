@@ -1,10 +1,11 @@
 """The case history: the case's audit events as the acting user may see them, read-only.
 
-:class:`HistoryView` shows :class:`~workbench.panel.HistoryEvent` values (already blinded by
-:func:`workbench.panel.case_history`) in a table, newest first: time (UTC), actor, role,
-action, entity, reason and a compact ``before → after`` summary. Selecting a row shows the
-whole event (before and after as JSON) in the pane below it; each row's tooltip holds the
-same. Draft autosaves, which a reader writes every few seconds, can be hidden.
+:class:`HistoryView` shows :class:`~workbench.services.cases.HistoryEvent` values (already
+blinded by :func:`workbench.services.cases.case_history`) in a table, newest first: time
+(UTC), actor, role, action, entity, reason and a compact ``before → after`` summary.
+Selecting a row shows the whole event (before and after as JSON) in the pane below it; each
+row's tooltip holds the same. Draft autosaves, which a reader writes every few seconds, can be
+hidden.
 
 :func:`summarise_change` and :func:`event_text` are plain Python, so the wording can be
 tested without a screen.
@@ -32,7 +33,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.panel import HistoryEvent
+from workbench.services.cases import HistoryEvent
 
 HISTORY_COLUMNS = ("Time (UTC)", "Actor", "Role", "Action", "Entity", "Details", "Reason")
 """The reason comes last: most events have none, and on a narrow page it is the column that
@@ -188,8 +189,9 @@ class HistoryView(QWidget):
 
     def set_events(self, events: Sequence[HistoryEvent], registry_id: str | None = None) -> None:
         """Show ``events`` of case ``registry_id`` (oldest first, as
-        :func:`~workbench.panel.case_history` gives them), keeping the selected event selected
-        when it is still there. The details column leaves out ``case=<registry_id>``."""
+        :func:`~workbench.services.cases.case_history` gives them), keeping the selected event
+        selected when it is still there. The details column leaves out
+        ``case=<registry_id>``."""
         self._events = tuple(events)
         self._registry_id = registry_id
         self._fill()

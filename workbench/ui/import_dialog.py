@@ -1,7 +1,7 @@
 """The "Import images" dialog: gate, load, cache and store in the background, cancellable.
 
-The import itself is :func:`workbench.importer.import_path`; this dialog runs it on a worker
-thread (the parsing happens in the sandbox process), shows its progress, lets the user
+The import itself is :func:`workbench.services.imaging.import_images`; this dialog runs it
+on a worker thread (the parsing happens in the sandbox process), shows its progress, lets the user
 cancel, and shows any refusal in full inside the dialog. Nothing is written unless the whole
 import succeeds.
 """
@@ -31,10 +31,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.importer import ImportResult, ParserSandbox, import_path
-from workbench.registry.db import Registry
-from workbench.registry.errors import RegistryError
-from workbench.users import Actor
+from workbench.errors import RegistryError
+from workbench.services import Actor, Registry
+from workbench.services.imaging import ImportResult, ParserSandbox, import_images
 
 
 class _ImportWorker(QObject):
@@ -63,7 +62,7 @@ class _ImportWorker(QObject):
         """Do the import; emit exactly one of ``succeeded`` or ``failed``."""
         registry, actor, path, registry_id, day, cache_root, sandbox = self._args
         try:
-            result = import_path(
+            result = import_images(
                 registry,
                 actor,
                 path,

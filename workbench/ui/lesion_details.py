@@ -1,10 +1,11 @@
 """The details form of one lesion: side, location and the PML imaging features (DESIGN §2).
 
 :class:`LesionDetailsForm` sits below the lesion table of the annotation panel and edits the
-:class:`workbench.reads.LesionDetails` of the selected lesion: one combo for the side (the
-suggestion from the centroid, or the reader's choice), one for the location (none until the
-reader picks one: no anatomical suggestion is made, a z threshold would be too crude) and one
-per feature of :class:`adjudication.lesions.LesionFeatures`, each "not assessed" until chosen.
+:class:`~workbench.services.reading.LesionDetails` of the selected lesion: one combo for the
+side (the suggestion from the centroid, or the reader's choice), one for the location (none
+until the reader picks one: no anatomical suggestion is made, a z threshold would be too
+crude) and one per feature of :class:`adjudication.lesions.LesionFeatures`, each "not
+assessed" until chosen.
 Every change emits :attr:`LesionDetailsForm.edited` with the new details.
 """
 
@@ -25,7 +26,7 @@ from adjudication.lesions import (
     Location,
 )
 from adjudication.vocabulary import TriState
-from workbench.reads import LesionDetails
+from workbench.services.reading import LesionDetails
 
 FEATURES: tuple[tuple[str, str, type[StrEnum]], ...] = (
     ("u_fibres", "U-fibres", TriState),

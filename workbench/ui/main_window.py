@@ -2,7 +2,7 @@
 
 Opening a case's images (Case → Review images, Ctrl+R; the case page's button; a
 double-click on a series) swaps the list and page for the review workspace
-(:class:`~workbench.ui.review.ReviewWorkspace`) until "Back to case". Case → Panel
+(:class:`~workbench.ui.workspace.ReviewWorkspace`) until "Back to case". Case → Panel
 (Ctrl+Shift+D, for decide) swaps them for the panel's page of the case
 (:class:`~workbench.ui.panel_view.PanelPage`) in the same way; its "Show reads on images"
 opens the review workspace with the reads outlined, and "Back to case" there returns to the
@@ -10,7 +10,7 @@ panel page.
 
 The window is the one widget that talks to the registry. Each user action opens one short
 session (``registry.read()`` to show, ``registry.write()`` to save) and hands plain values to
-the widgets. Every :class:`~workbench.registry.errors.RegistryError` (and any raw database
+the widgets. Every :class:`~workbench.errors.RegistryError` (and any raw database
 error) ends up in front of the user, in the form that caused it or in a message box.
 """
 
@@ -33,33 +33,26 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
-from adjudication.vocabulary import Role
 from viewers.layout import GridLayout
 from workbench import __version__
-from workbench.cases import NewCase, create_case, get_case, list_cases, sites
 from workbench.config import data_dir
-from workbench.importer import ParserSandbox
-from workbench.labs import LabEntry, LabFileError, add_lab_result, import_lab_file
-from workbench.reads import latest_draft
-from workbench.registry.db import Registry
-from workbench.registry.errors import NotFoundError, RegistryError
-from workbench.registry.models import Case
-from workbench.review_flow import assign
+from workbench.display import elide_middle
+from workbench.errors import NotFoundError, RegistryError
+from workbench.services import Action, Actor, Registry, can, cases, reading
+from workbench.services.cases import CaseDetail, LabEntry, LabFileError, NewCase
+from workbench.services.imaging import ParserSandbox
 from workbench.ui.annotate import Annotator
-from workbench.ui.assign_dialog import AssignDialog, assign_choices
-from workbench.ui.case_detail import CaseDetail, case_detail, elide_middle
+from workbench.ui.assign_dialog import AssignDialog
 from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import CasePage, CasePlaceholder
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
 from workbench.ui.import_dialog import ImportImagesDialog
 from workbench.ui.panel_view import PanelPage
-from workbench.ui.review import ReviewWorkspace
-from workbench.ui.review_data import ReviewCase, ReviewProtocol, review_case
-from workbench.ui.review_settings import ReviewSettings
 from workbench.ui.shortcuts import Shortcut, ShortcutsDialog, action_shortcuts
-from workbench.users import Actor
+from workbench.ui.workspace import ReviewWorkspace
+from workbench.ui.workspace_data import ReviewCase, ReviewProtocol
+from workbench.ui.workspace_settings import ReviewSettings
 
 APP_TITLE = "PML Registry Workbench"
 EMPTY_TITLE = "This registry has no cases yet"
@@ -69,7 +62,6 @@ EMPTY_TEXT = (
     "To explore first, run  pml-workbench demo  for the synthetic demo registry\n"
     "(kept apart from this one)."
 )
-_EDITOR_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
 
 
 class EmptyRegistryPage(QWidget):
@@ -139,7 +131,10 @@ class MainWindow(QMainWindow):
         """The "reopen your draft" offer shown at start, if any."""
         self._open_id: str | None = None
         self._review_case: ReviewCase | None = None
-        self.can_enter_data = bool(actor.roles & _EDITOR_ROLES)
+        self.entry_refusal = can(actor, Action.CREATE_CASE)
+        """Why the actor may not enter data (the policy's reason), or None."""
+        self.assign_refusal = can(actor, Action.ASSIGN)
+        self.can_enter_data = self.entry_refusal is None
 
         self.setWindowTitle(f"{APP_TITLE} — {actor.username} @ {registry.url}")
         self.resize(1280, 800)
@@ -251,10 +246,8 @@ class MainWindow(QMainWindow):
             "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
         )
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
-        if not self.can_enter_data:
-            why = (
-                f"{self.actor.username} holds no coordinator or admin role, which data entry needs"
-            )
+        if self.entry_refusal is not None:
+            why = _sentence(self.entry_refusal.reason)
             for action in (self.new_case_action, self.import_labs_action):
                 action.setEnabled(False)
                 action.setToolTip(why)
@@ -339,10 +332,9 @@ class MainWindow(QMainWindow):
         ``panel`` false leaves the panel page as it is (it has just reloaded itself).
         """
         try:
-            with self.registry.read() as session:
-                rows = list_cases(session)
-                codes = sites(session)
-        except (RegistryError, SQLAlchemyError) as exc:
+            rows = cases.list_cases(self.registry, self.actor)
+            codes = cases.sites(self.registry, self.actor)
+        except RegistryError as exc:
             self.report_error("Cannot read the registry", user_message(exc))
             return False
         self.case_list.set_data(rows, codes)
@@ -359,10 +351,8 @@ class MainWindow(QMainWindow):
         return self._load_views(registry_id)[0]
 
     def _load_views(self, registry_id: str) -> tuple[CaseDetail, ReviewCase]:
-        """Page and review values of one case, from one session (so they agree)."""
-        with self.registry.read() as session:
-            case = get_case(session, registry_id)
-            return case_detail(case, session, self.actor), review_case(case)
+        """Page and review values of one case, read together (so they agree)."""
+        return cases.load_case(self.registry, self.actor, registry_id)
 
     def open_case(self, registry_id: str, *, force: bool = False, reveal: bool = True) -> bool:
         """Show the page of ``registry_id`` and select it in the list; False on an error.
@@ -373,7 +363,7 @@ class MainWindow(QMainWindow):
             return True
         try:
             detail, review = self._load_views(registry_id)
-        except (RegistryError, SQLAlchemyError) as exc:
+        except RegistryError as exc:
             if isinstance(exc, NotFoundError) and registry_id == self._open_id:
                 self._close_case()
             self.report_error("Cannot open the case", user_message(exc))
@@ -413,11 +403,8 @@ class MainWindow(QMainWindow):
     def _update_assign_action(self) -> None:
         """Assignment needs the coordinator or admin role and an open case; say which is
         missing where the action and the case page's button are disabled."""
-        if not self.can_enter_data:
-            why = (
-                f"{self.actor.username} holds no coordinator or admin role, which assigning "
-                "readers needs"
-            )
+        if self.assign_refusal is not None:
+            why = _sentence(self.assign_refusal.reason)
         elif self._open_id is None:
             why = "Open a case first, then assign its readers and panel"
         else:
@@ -533,19 +520,13 @@ class MainWindow(QMainWindow):
     def pending_draft(self) -> tuple[str, int | None] | None:
         """``(registry id, series id of its first lesion)`` of the reader's latest draft that
         has lesions, or None (not a reader, no such draft, or the registry did not answer)."""
-        if Role.READER not in self.actor.roles:
-            return None
         try:
-            with self.registry.read() as session:
-                read = latest_draft(session, self.actor)
-                if read is None or not read.lesions:
-                    return None
-                case = session.get(Case, read.case_id)
-                if case is None:
-                    return None
-                return case.registry_id, read.lesions[0].series_id
-        except (RegistryError, SQLAlchemyError):
+            draft = reading.latest_draft(self.registry, self.actor)
+        except RegistryError:
             return None
+        if draft is None or draft.first_lesion_series is None:
+            return None
+        return draft.registry_id, draft.first_lesion_series
 
     def offer_draft(self) -> QMessageBox | None:
         """Offer (non-blocking) to reopen the reader's unfinished draft, if there is one."""
@@ -619,9 +600,8 @@ class MainWindow(QMainWindow):
     def open_new_case_dialog(self) -> NewCaseDialog | None:
         """Open the new-case form (non-blocking); it saves through :meth:`save_new_case`."""
         try:
-            with self.registry.read() as session:
-                codes = sites(session)
-        except (RegistryError, SQLAlchemyError) as exc:
+            codes = cases.sites(self.registry, self.actor)
+        except RegistryError as exc:
             self.report_error("Cannot read the registry", user_message(exc))
             return None
         dialog = NewCaseDialog(codes, self.save_new_case, self)
@@ -631,8 +611,7 @@ class MainWindow(QMainWindow):
 
     def save_new_case(self, new: NewCase) -> None:
         """Write ``new`` in one transaction (raises what the registry raises)."""
-        with self.registry.write() as session:
-            create_case(session, self.actor, new)
+        cases.create_case(self.registry, self.actor, new)
 
     def _case_created(self, registry_id: str) -> None:
         self.refresh()
@@ -658,9 +637,8 @@ class MainWindow(QMainWindow):
             self.report_error("No case open", "Select a case first, then assign its readers.")
             return None
         try:
-            with self.registry.read() as session:
-                choices = assign_choices(session, target)
-        except (RegistryError, SQLAlchemyError) as exc:
+            choices = cases.assign_choices(self.registry, self.actor, target)
+        except RegistryError as exc:
             self.report_error("Cannot read the registry", user_message(exc))
             return None
         dialog = AssignDialog(
@@ -674,11 +652,7 @@ class MainWindow(QMainWindow):
     def save_assignment(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
         """Assign ``readers`` and ``panel`` members to the case in one transaction (raises
         what the registry raises; then neither is written)."""
-        with self.registry.write() as session:
-            if readers:
-                assign(session, self.actor, registry_id, readers, Role.READER)
-            if panel:
-                assign(session, self.actor, registry_id, panel, Role.PANEL)
+        cases.assign(self.registry, self.actor, registry_id, readers=readers, panel=panel)
 
     def _assigned(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
         self.refresh()
@@ -710,8 +684,7 @@ class MainWindow(QMainWindow):
 
     def save_lab_result(self, entry: LabEntry) -> None:
         """Write one lab result in one transaction (raises what the registry raises)."""
-        with self.registry.write() as session:
-            add_lab_result(session, self.actor, entry)
+        cases.add_lab_result(self.registry, self.actor, entry)
 
     def _lab_saved(self, registry_id: str) -> None:
         self.refresh()  # reloads the open case too: the list's lab count and the page change
@@ -729,8 +702,7 @@ class MainWindow(QMainWindow):
     def import_lab_file(self, path: Path) -> bool:
         """Import a lab CSV, all or nothing; show every refused line. Returns success."""
         try:
-            with self.registry.write() as session:
-                results = import_lab_file(session, self.actor, path)
+            imported = cases.import_lab_file(self.registry, self.actor, path)
         except LabFileError as exc:
             summary = (
                 f"{path.name}: {len(exc.errors)} bad row(s). Nothing was imported; fix the "
@@ -745,15 +717,15 @@ class MainWindow(QMainWindow):
             )
             self.last_report.open()
             return False
-        except (RegistryError, SQLAlchemyError) as exc:
+        except RegistryError as exc:
             self.report_error("Lab file refused", user_message(exc))
             return False
         self.refresh()
-        self._status(f"Imported {len(results)} lab result(s) from {path.name}")
+        self._status(f"Imported {imported} lab result(s) from {path.name}")
         self._message(
             QMessageBox.Icon.Information,
             "Lab results imported",
-            f"Imported {len(results)} lab result(s) from {path.name}.",
+            f"Imported {imported} lab result(s) from {path.name}.",
         )
         return True
 
@@ -801,3 +773,8 @@ class MainWindow(QMainWindow):
             if dialog.isWindow() and dialog is not self and dialog.isVisible():
                 dialog.close()
         super().closeEvent(event)
+
+
+def _sentence(text: str) -> str:
+    """A refusal as a tooltip: capitalised."""
+    return text[:1].upper() + text[1:]

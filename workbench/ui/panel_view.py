@@ -1,8 +1,8 @@
 """The adjudication panel's page of one case: the reads side by side, the engine, the decision.
 
 :class:`PanelPage` is what a panel member works on once every assigned reader has submitted
-(coordinators and administrators see it read-only). It shows, from one registry session
-(:func:`load_panel`, plain values only):
+(coordinators and administrators see it read-only). It shows what one call of the panel's
+service returns (:func:`workbench.services.panel.load_panel`, frozen values only):
 
 - the reads in force, one column per reader, each in the reader's colour
   (:data:`~workbench.ui.theme.READER_COLOURS`), with judgement, confidence, comment and a
@@ -10,7 +10,7 @@
   :meth:`PanelPage.overlay_reads` outlines every reader's masks in the same colours;
 - the discordance assessment and every rule that fired;
 - the case's labs and clinical features (the case page's own values,
-  :func:`workbench.ui.case_detail.case_detail`);
+  :class:`~workbench.services.case_detail.CaseDetail`);
 - the criteria engine's result now, with rows not yet checked against the paper flagged;
 - the decisions on record, oldest first (replaced and superseded ones greyed), with their
   signature manifests, and a "Sign…" button that opens :class:`SignatureDialog`;
@@ -21,18 +21,21 @@
 The evidence (reads, discordance, labs, engine) scrolls on the left, the decisions and the
 form on the right; the engine's certainty and the state of the decision stay in the header.
 
-Blinding is the data layer's: before every read is in,
-:func:`workbench.review_flow.reads_of_case` refuses, and the page shows that refusal and
-nothing else (the engine's imaging input is derived from the reads' judgements, so even it
-would say too much).
+The page restates no rule. Blinding and permissions are the policy's
+(:mod:`workbench.policy`, asked by the services): before every read is in the service returns
+only the refusal, and the page shows it and nothing else (the engine's imaging input is
+derived from the reads' judgements, so even it would say too much); who may decide comes as
+:attr:`PanelData.why_not <workbench.services.panel.PanelData.why_not>`, which greys the
+form's controls and is their tooltip. Which certainties take a pathway and when a rationale
+is owed are :mod:`adjudication.consensus`'s; a refusal names its field
+(:attr:`ValidationError.field <workbench.errors.ValidationError.field>`), which the form
+outlines.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,48 +60,34 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from adjudication.consensus import MIN_RATIONALE_LENGTH, Proposal, rationale_needed
+from adjudication.consensus import MIN_RATIONALE_LENGTH, Proposal, rationale_needed, takes_pathway
 from adjudication.criteria import RULES_BY_ID
-from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role
+from adjudication.vocabulary import Certainty, Pathway
 from viewers.image import LabelLayer, LabelMode, LayerError
-from workbench.cases import get_case
-from workbench.domain import CaseStatus
-from workbench.panel import (
-    DecisionState,
-    DecisionView,
-    EngineView,
-    decisions_of_case,
-    engine_now,
-    propose_decision,
-    sign,
-)
-from workbench.reads import (
-    LesionSummary,
-    all_reads_in,
-    assigned_reader_ids,
-    load_draft_labels,
-)
-from workbench.registry.db import Registry
-from workbench.registry.errors import PermissionDeniedError, RegistryError, ValidationError
-from workbench.registry.models import Case, ReaderAssignment, User
-from workbench.review_config import ReviewConfig, load_review_config
-from workbench.review_flow import ReadView, reads_of_case
-from workbench.ui.case_detail import (
-    CaseDetail,
-    case_detail,
+from workbench.actor import Actor
+from workbench.display import (
+    certainty_label,
     format_day,
     format_number,
+    format_utc,
     tristate_label,
+)
+from workbench.domain import CaseStatus
+from workbench.errors import RegistryError, ValidationError
+from workbench.services import Registry, reading
+from workbench.services import panel as panel_service
+from workbench.services.panel import (
+    DecisionRecord,
+    DecisionState,
+    EngineRecord,
+    LesionSummary,
+    PanelData,
+    ReadRecord,
 )
 from workbench.ui.case_page import fill_lab_table, readonly_table, table_item
 from workbench.ui.dialogs import repolish, set_invalid, user_message
 from workbench.ui.lesion_details import FEATURES, pretty
-from workbench.ui.review import ReviewWorkspace
-from workbench.ui.review_data import ReviewCase, review_case
 from workbench.ui.theme import (
     ACCENT,
     BORDER,
@@ -110,25 +99,11 @@ from workbench.ui.theme import (
     TEXT,
     WARNING,
 )
-from workbench.users import Actor
+from workbench.ui.workspace import ReviewWorkspace
 
-CERTAINTY_LABELS: dict[Certainty, str] = {
-    Certainty.DEFINITE: "definite PML",
-    Certainty.PROBABLE: "probable PML",
-    Certainty.POSSIBLE: "possible PML",
-    Certainty.NOT_PML: "not PML",
-    Certainty.NOT_CLASSIFIABLE: "not classifiable",
-}
-"""How a certainty reads on the page and in the form."""
-PML_CERTAINTIES = frozenset({Certainty.DEFINITE, Certainty.PROBABLE, Certainty.POSSIBLE})
-"""The certainties that name a pathway."""
 LESION_COLUMNS = ("#", "Series", "mL", "Side", "Location", "PML features")
 LESION_COLUMNS_ONE_SERIES = ("#", "mL", "Side", "Location", "PML features")
 LAB_COLUMNS = ("Test", "Day", "Result", "Value", "Unit", "LOD", "LOQ", "Assay")
-DECIDING_STATUSES = frozenset({CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION, CaseStatus.FINAL})
-"""Case statuses in which the panel may propose (as :func:`workbench.panel.propose_decision`)."""
-FORM_FIELDS = ("alternative diagnosis", "certainty", "pathway", "rationale", "reason")
-"""Field names a refusal message may start with (after an optional ``case X:``)."""
 
 _STYLE = f"""
 QFrame#panelBar {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; }}
@@ -160,149 +135,10 @@ QFrame#readsLegend {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; }}
 # --- values --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PanelData:
-    """Everything the panel page shows of one case, read in one session (plain values)."""
-
-    registry_id: str
-    status: CaseStatus
-    config: ReviewConfig
-    detail: CaseDetail | None = None
-    review: ReviewCase | None = None
-    refusal: str | None = None
-    """Why the page shows nothing of the review (reads still blinded, not permitted)."""
-    reads: tuple[ReadView, ...] = ()
-    """The read in force of each reader (latest submitted), in reader order."""
-    earlier: tuple[ReadView, ...] = ()
-    """Superseded revisions (corrected reads), for the record."""
-    engine: EngineView | None = None
-    decisions: tuple[DecisionView, ...] = ()
-    may_decide: bool = False
-    """Whether the actor may propose and sign (a panel member assigned to the case)."""
-    why_not: str | None = None
-    """Why the actor may not decide (the form's tooltip), when they may not."""
-    series_names: dict[int, str] = field(default_factory=dict)
-    """Series id → ``FLAIR · day 35``."""
-    people: dict[str, str] = field(default_factory=dict)
-    """Username → printed name of the readers and proposers shown."""
-
-    def person(self, username: str) -> str:
-        """``Dr Sara Ahmed (rad.ahmed)``, or the username when the name is not known."""
-        name = self.people.get(username)
-        return f"{name} ({username})" if name and name != username else username
-
-    @property
-    def pending(self) -> DecisionView | None:
-        """The decision collecting signatures, if any."""
-        found = [d for d in self.decisions if d.state is DecisionState.PENDING]
-        return found[-1] if found else None
-
-    @property
-    def final(self) -> DecisionView | None:
-        """The decision in force, if any."""
-        found = [d for d in self.decisions if d.state is DecisionState.FINAL]
-        return found[-1] if found else None
-
-    def reader_colour(self, reader: str) -> str:
-        """The colour of ``reader`` (by their place among the reads in force)."""
-        names = [read.reader for read in self.reads]
-        index = names.index(reader) if reader in names else len(names)
-        return READER_COLOURS[index % len(READER_COLOURS)]
-
-
-def _on_panel(session: Session, actor: Actor, case: Case) -> bool:
-    user_id = session.scalar(
-        select(ReaderAssignment.user_id)
-        .join(User, User.id == ReaderAssignment.user_id)
-        .where(
-            ReaderAssignment.case_id == case.id,
-            ReaderAssignment.role == Role.PANEL,
-            User.username == actor.username,
-        )
-    )
-    return user_id is not None
-
-
-def _split_reads(views: Sequence[ReadView]) -> tuple[tuple[ReadView, ...], tuple[ReadView, ...]]:
-    """The read in force of each reader (latest submitted revision) and the superseded ones."""
-    in_force: dict[str, ReadView] = {}
-    for view in views:
-        if view.status is ReadStatus.SUBMITTED and not view.blinded:
-            known = in_force.get(view.reader)
-            if known is None or view.revision > known.revision:
-                in_force[view.reader] = view
-    earlier = tuple(v for v in views if v.status is ReadStatus.SUPERSEDED and not v.blinded)
-    return tuple(in_force.values()), earlier
-
-
-def load_panel(session: Session, actor: Actor, registry_id: str, config: ReviewConfig) -> PanelData:
-    """What ``actor`` may see of the panel's work on ``registry_id``, as plain values.
-
-    Raises :class:`~workbench.registry.errors.NotFoundError` for an unknown case; a refusal
-    by the blinding rules becomes :attr:`PanelData.refusal`.
-    """
-    case = get_case(session, registry_id)
-    status = case.status
-
-    def refused(why: str) -> PanelData:
-        return PanelData(registry_id, status, config, refusal=why)
-
-    try:
-        views = reads_of_case(session, actor, registry_id)
-    except PermissionDeniedError as exc:
-        return refused(f"{exc}.")
-    if not all_reads_in(session, case.id) or any(v.blinded for v in views):
-        submitted = len({v.reader for v in views if v.status is ReadStatus.SUBMITTED})
-        assigned = len(assigned_reader_ids(session, case.id))
-        return refused(
-            f"case {registry_id}: the panel's page opens once every assigned reader has "
-            f"submitted; {submitted} of {assigned} assigned reads are in, and their contents "
-            "stay blinded until then."
-        )
-    try:
-        decisions = decisions_of_case(session, actor, registry_id, config)
-    except PermissionDeniedError as exc:
-        return refused(f"{exc}.")
-    reads, earlier = _split_reads(views)
-    engine = engine_now(session, registry_id)
-    why_not = None
-    if Role.PANEL not in actor.roles:
-        why_not = (
-            f"{actor.username} holds no panel role: the panel's decision is shown read-only "
-            "(panel members assigned to the case propose and sign)"
-        )
-    elif not _on_panel(session, actor, case):
-        why_not = (
-            f"{actor.username} is not on the panel of {registry_id} "
-            "(a coordinator assigns the panel)"
-        )
-    elif case.status not in DECIDING_STATUSES:
-        why_not = (
-            f"case {registry_id} is {case.status.label}: the panel decides cases that are "
-            "discordant or in adjudication"
-        )
-    review = review_case(case)
-    names = {int(s.series_id): s.name for s in review.series}
-    usernames = {r.reader for r in (*reads, *earlier)} | {d.proposed_by for d in decisions}
-    rows = session.execute(
-        select(User.username, User.display_name).where(User.username.in_(usernames))
-    )
-    people = {str(username): str(display) for username, display in rows}
-    return PanelData(
-        registry_id,
-        status,
-        config,
-        detail=case_detail(case),
-        review=review,
-        reads=reads,
-        earlier=earlier,
-        engine=engine,
-        decisions=tuple(decisions),
-        may_decide=why_not is None,
-        why_not=why_not,
-        series_names=names,
-        people=people,
-    )
+def reader_colour(data: PanelData, reader: str) -> str:
+    """The colour of ``reader`` on the page and the images (by their place among the reads in
+    force, :meth:`PanelData.reader_index`)."""
+    return READER_COLOURS[data.reader_index(reader) % len(READER_COLOURS)]
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -316,15 +152,20 @@ def _paragraphs(text: str) -> str:
     return "<br>".join(_e(line) for line in text.splitlines())
 
 
+def _field(exc: BaseException) -> str | None:
+    """The field a refusal is about (:attr:`ValidationError.field`), if it names one."""
+    return exc.field if isinstance(exc, ValidationError) else None
+
+
 def _utc(moment: Any) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "—"
+    return format_utc(moment) or "—"
 
 
 def certainty_text(certainty: Certainty | None, pathway: Pathway | None = None) -> str:
     """``probable PML (clinical pathway)``, ``not classifiable``."""
     if certainty is None:
         return "—"
-    text = CERTAINTY_LABELS[certainty]
+    text = certainty_label(certainty)
     return f"{text} ({pathway.value} pathway)" if pathway is not None else text
 
 
@@ -377,13 +218,13 @@ def discordance_html(assessment: dict[str, Any] | None, discordant: bool) -> str
     return head + (f"<ul style='margin-left:-20px'>{items}</ul>" if items else "") + tail
 
 
-def engine_html(engine: EngineView) -> str:
+def engine_html(engine: EngineRecord) -> str:
     """The engine's result now: certainty, rows fired (unverified flagged), what would change
     it, warnings, and where its inputs came from."""
     result = engine.result
     parts = [
         f"<p><span style='font-size:14pt; font-weight:600'>"
-        f"{_e(CERTAINTY_LABELS[result.certainty])}</span>"
+        f"{_e(certainty_label(result.certainty))}</span>"
         + (f" &nbsp;·&nbsp; {_e(result.pathway.value)} pathway" if result.pathway else "")
         + f" &nbsp;<span style='color:{MUTED}'>rules {_e(result.ruleset)}</span></p>"
     ]
@@ -419,7 +260,7 @@ def engine_html(engine: EngineView) -> str:
     return "".join(parts)
 
 
-def decision_html(decision: DecisionView, proposer: str | None = None) -> str:
+def decision_html(decision: DecisionRecord, proposer: str | None = None) -> str:
     """One decision on record: state, certainty, engine then, texts, signature manifest.
 
     ``proposer`` is how the proposer is named (default: their username)."""
@@ -463,7 +304,7 @@ def decision_html(decision: DecisionView, proposer: str | None = None) -> str:
     return "".join(parts)
 
 
-def final_text(decision: DecisionView) -> str:
+def final_text(decision: DecisionRecord) -> str:
     """``Final: signed by A, B (2 of 2)``."""
     names = ", ".join(s.printed_name for s in decision.signatures)
     return (
@@ -558,7 +399,7 @@ class ReaderColumn(QFrame):
 
     def __init__(
         self,
-        read: ReadView,
+        read: ReadRecord,
         colour: str,
         series_names: dict[int, str],
         reader_name: str | None = None,
@@ -654,7 +495,7 @@ class DecisionCard(QFrame):
 
     def __init__(
         self,
-        decision: DecisionView,
+        decision: DecisionRecord,
         sign_tip: str | None,
         proposer: str | None = None,
         parent: QWidget | None = None,
@@ -702,8 +543,8 @@ class DecisionForm(QGroupBox):
         self._invalid: QWidget | None = None
         self.certainty_box = QComboBox()
         self.certainty_box.addItem("— choose —", None)
-        for certainty, text in CERTAINTY_LABELS.items():
-            self.certainty_box.addItem(text, certainty)
+        for certainty in Certainty:
+            self.certainty_box.addItem(certainty_label(certainty), certainty)
         self.pathway_box = QComboBox()
         self.alternative_edit = QLineEdit()
         self.alternative_edit.setPlaceholderText("the diagnosis that better explains the findings")
@@ -767,7 +608,7 @@ class DecisionForm(QGroupBox):
         discordant: bool,
         *,
         has_final: bool,
-        pending: DecisionView | None,
+        pending: DecisionRecord | None,
     ) -> None:
         """What the hint and the button depend on; the fields keep what was typed."""
         self._engine = engine
@@ -790,14 +631,15 @@ class DecisionForm(QGroupBox):
         self._update_hint()
 
     def set_allowed(self, allowed: bool, why_not: str | None) -> None:
-        """Enable the form, or disable it with ``why_not`` as every field's tooltip."""
+        """Enable the form, or grey it out with ``why_not`` (the policy's refusal, as the
+        service hands it over) as every control's tooltip."""
         self.setEnabled(allowed)
         tip = "" if allowed else (why_not or "")
         self.setToolTip(tip)
         for widget in (*self.fields.values(), self.propose_button):
             widget.setToolTip(tip)
         if not allowed and why_not:
-            self.note_label.setText(f"Read-only: {why_not}.")
+            self.note_label.setText(f"Read-only: {why_not.rstrip('.')}.")
 
     # --- values --------------------------------------------------------------------------
 
@@ -833,11 +675,11 @@ class DecisionForm(QGroupBox):
         """The proposal as typed; :class:`ValidationError` when no certainty is chosen."""
         certainty = self.certainty()
         if certainty is None:
-            raise ValidationError("certainty: choose the panel's certainty")
+            raise ValidationError("certainty: choose the panel's certainty", field="certainty")
         alternative = self.alternative_edit.text() if self.alternative_edit.isEnabled() else None
         return Proposal(
             certainty,
-            self.pathway() if certainty in PML_CERTAINTIES else None,
+            self.pathway() if takes_pathway(certainty) else None,
             self.rationale_edit.toPlainText(),
             alternative,
         )
@@ -863,15 +705,15 @@ class DecisionForm(QGroupBox):
         """The refusal shown, or ``""``."""
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
-    def show_error(self, message: str) -> None:
-        """Show ``message`` in red below the fields and outline the field it names."""
+    def show_error(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` in red below the fields and outline ``field`` (a name of
+        :attr:`fields`, as :attr:`ValidationError.field <workbench.errors.ValidationError.field>`
+        carries it), if the form has it."""
         self.clear_error()
         self.error_label.setText(message[:1].upper() + message[1:])
         self.error_label.show()
-        pattern = "|".join(re.escape(name) for name in FORM_FIELDS)
-        found = re.search(rf"(?:^|: )({pattern}):", message)
-        if found is not None:
-            widget = self.fields[found.group(1)]
+        widget = self.fields.get(field) if field is not None else None
+        if widget is not None:
             set_invalid(widget, True)
             widget.setFocus()
             self._invalid = widget
@@ -891,7 +733,7 @@ class DecisionForm(QGroupBox):
         chosen = self.pathway()
         self.pathway_box.blockSignals(True)
         self.pathway_box.clear()
-        if certainty in PML_CERTAINTIES:
+        if certainty is not None and takes_pathway(certainty):
             self.pathway_box.addItem("— choose —", None)
             self.pathway_box.addItem("clinical", Pathway.CLINICAL)
             self.pathway_box.addItem("histopathologic", Pathway.HISTOPATHOLOGIC)
@@ -925,8 +767,8 @@ class DecisionForm(QGroupBox):
                 discordant=self._discordant,
             )
         needed = why is not None
-        for value, text in CERTAINTY_LABELS.items():  # "(not_pml)" → "(not PML)"
-            why = why.replace(f"({value.value})", f"({text})") if why else why
+        for value in Certainty:  # "(not_pml)" → "(not PML)"
+            why = why.replace(f"({value.value})", f"({certainty_label(value)})") if why else why
         if needed:
             length = len(self.rationale_edit.toPlainText().strip())
             short = (
@@ -968,7 +810,7 @@ class SignatureDialog(QDialog):
 
     def __init__(
         self,
-        decision: DecisionView,
+        decision: DecisionRecord,
         signer: Actor,
         meaning: str,
         sign: SignFunction,
@@ -1042,11 +884,13 @@ class SignatureDialog(QDialog):
         """The refusal shown, or ``""``."""
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
-    def show_error(self, message: str) -> None:
-        """Show ``message`` in red and put the cursor back in the password field."""
+    def show_error(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` in red and put the cursor in ``field`` (``"meaning"``), else back
+        in the password field."""
         self.error_label.setText(message[:1].upper() + message[1:])
         self.error_label.show()
-        self.password_edit.setFocus()
+        set_invalid(self.meaning_edit, field == "meaning")
+        (self.meaning_edit if field == "meaning" else self.password_edit).setFocus()
 
     def accept(self) -> None:
         """Sign; close only when the signature was recorded."""
@@ -1058,8 +902,8 @@ class SignatureDialog(QDialog):
             return
         try:
             self._sign(self.decision.id, password, self.meaning_edit.text())
-        except (RegistryError, SQLAlchemyError) as exc:
-            self.show_error(user_message(exc))
+        except RegistryError as exc:
+            self.show_error(user_message(exc), _field(exc))
             return
         finally:
             del password
@@ -1107,8 +951,9 @@ class ReadsLegend(QFrame):
 class PanelPage(QWidget):
     """The panel's page of one case (see the module docstring).
 
-    Reads and writes the registry in short sessions of its own (:meth:`load`,
-    :meth:`propose`, signing); tells the window about refusals through :attr:`problem`.
+    Reads and writes the registry only through :mod:`workbench.services.panel` (:meth:`load`,
+    :meth:`propose`, signing) and :mod:`workbench.services.reading` (the reads' masks);
+    tells the window about refusals through :attr:`problem`.
     """
 
     back_requested = pyqtSignal()
@@ -1281,10 +1126,8 @@ class PanelPage(QWidget):
             self.form.reset()
         self._registry_id = registry_id
         try:
-            config = load_review_config()
-            with self.registry.read() as session:
-                data = load_panel(session, self.actor, registry_id, config)
-        except (RegistryError, SQLAlchemyError) as exc:
+            data = panel_service.load_panel(self.registry, self.actor, registry_id)
+        except RegistryError as exc:
             message = user_message(exc)
             self._data = None
             self._show_refusal(registry_id, None, f"Cannot open the panel's page: {message}")
@@ -1385,7 +1228,7 @@ class PanelPage(QWidget):
         self.reader_columns = []
         for read in data.reads:
             column = ReaderColumn(
-                read, data.reader_colour(read.reader), data.series_names, data.person(read.reader)
+                read, reader_colour(data, read.reader), data.series_names, data.person(read.reader)
             )
             self.reads_row.addWidget(column, 1)
             column.show()  # now, not when the layout's queued show comes (screenshots, tests)
@@ -1432,19 +1275,12 @@ class PanelPage(QWidget):
             parts.append(f"<p>Exposures: {exposures}</p>")
         self.clinical_label.setText("".join(parts))
 
-    def _sign_tip(self, data: PanelData, decision: DecisionView) -> str | None:
-        if not data.may_decide:
-            return data.why_not
-        if any(s.username == self.actor.username for s in decision.signatures):
-            return "You have signed this decision"
-        return None
-
     def _fill_decisions(self, data: PanelData) -> None:
         _clear(self.decisions_layout)
         self.decision_cards = []
         for decision in data.decisions:
             card = DecisionCard(
-                decision, self._sign_tip(data, decision), data.person(decision.proposed_by)
+                decision, data.sign_refusal(decision), data.person(decision.proposed_by)
             )
             card.sign_requested.connect(self.open_signature_dialog)
             self.decisions_layout.addWidget(card)
@@ -1467,19 +1303,18 @@ class PanelPage(QWidget):
             return False
         pending = data.pending
         try:
-            proposal = form.proposal()
-            with self.registry.write() as session:
-                propose_decision(
-                    session,
-                    self.actor,
-                    data.registry_id,
-                    proposal,
-                    replaces=pending.id if pending is not None else None,
-                    change_reason=form.change_reason(),
-                )
-        except (RegistryError, SQLAlchemyError) as exc:
+            panel_service.propose(
+                self.registry,
+                self.actor,
+                data.registry_id,
+                form.proposal(),
+                replaces=pending.id if pending is not None else None,
+                change_reason=form.change_reason(),
+                config=data.config,
+            )
+        except RegistryError as exc:
             message = user_message(exc)
-            form.show_error(message)
+            form.show_error(message, _field(exc))
             self.problem.emit(message)
             return False
         form.reset()
@@ -1505,7 +1340,7 @@ class PanelPage(QWidget):
         assert self._data is not None
         try:
             # In its own transaction: a refused password is recorded in the audit trail.
-            sign(
+            panel_service.sign(
                 self.registry,
                 self.actor,
                 decision_id,
@@ -1513,7 +1348,7 @@ class PanelPage(QWidget):
                 meaning=meaning.strip() or None,
                 config=self._data.config,
             )
-        except (RegistryError, SQLAlchemyError) as exc:
+        except RegistryError as exc:
             self.problem.emit(user_message(exc))
             raise
 
@@ -1536,7 +1371,7 @@ class PanelPage(QWidget):
         colour, and put a legend above the grid; returns the number of overlays.
 
         The label maps are read through the blinding rule
-        (:func:`workbench.reads.load_draft_labels` with the acting user).
+        (:func:`workbench.services.reading.load_label_maps` with the acting user).
         """
         self.clear_overlays()
         data = self._data
@@ -1545,32 +1380,32 @@ class PanelPage(QWidget):
         layers: list[tuple[str, LabelLayer]] = []
         legend: list[tuple[str, str, int]] = []
         try:
-            with self.registry.read() as session:
-                for read in data.reads:
-                    colour = data.reader_colour(read.reader)
-                    legend.append((data.person(read.reader), colour, len(read.lesions)))
-                    for drawn_on in sorted({lesion.series_id for lesion in read.lesions}):
-                        series = data.review.find(str(drawn_on))
-                        if series is None:
-                            continue
-                        labels = np.asarray(
-                            load_draft_labels(session, read.id, drawn_on, actor=self.actor)
+            for read in data.reads:
+                colour = reader_colour(data, read.reader)
+                legend.append((data.person(read.reader), colour, len(read.lesions)))
+                drawn_on = {lesion.series_id for lesion in read.lesions}
+                for label_map in reading.load_label_maps(
+                    self.registry, self.actor, read.id, drawn_on
+                ):
+                    series = data.review.find(str(label_map.series_id))
+                    if series is None:
+                        continue
+                    labels = np.asarray(label_map.labels)
+                    present = [int(v) for v in np.unique(labels) if v != 0]
+                    layers.append(
+                        (
+                            series.series_id,
+                            LabelLayer(
+                                f"{read.reader} (read {read.id})",
+                                labels,
+                                series.affine_matrix(),
+                                colors=dict.fromkeys(present, _rgb(colour)),
+                                opacity=1.0,
+                                mode=LabelMode.OUTLINE,
+                            ),
                         )
-                        present = [int(v) for v in np.unique(labels) if v != 0]
-                        layers.append(
-                            (
-                                series.series_id,
-                                LabelLayer(
-                                    f"{read.reader} (read {read.id})",
-                                    labels,
-                                    series.affine_matrix(),
-                                    colors=dict.fromkeys(present, _rgb(colour)),
-                                    opacity=1.0,
-                                    mode=LabelMode.OUTLINE,
-                                ),
-                            )
-                        )
-        except (RegistryError, SQLAlchemyError, LayerError) as exc:
+                    )
+        except (RegistryError, LayerError) as exc:
             self.problem.emit(f"cannot show the reads on the images: {user_message(exc)}")
             return 0
         for series_id, layer in layers:

@@ -5,7 +5,8 @@ consistent with PML (required, no default, so nobody submits a default by accide
 confidence (1–5, optional) and a comment, shows what is being submitted (lesions, total
 volume, series) and warns that a submitted read cannot be changed, only corrected with a
 reason. OK hands a :class:`ReadChoices` to the *submit* callback of the annotator, which saves
-the draft and submits it in one transaction (:meth:`workbench.ui.annotate.Annotator.submit`);
+the draft and submits it in one transaction (:meth:`workbench.ui.annotate.Annotator.submit`,
+through :meth:`workbench.services.draft.DraftSession.submit`);
 a refusal keeps the dialog open with everything entered and the message in red.
 
 :class:`CorrectReadDialog` asks for the reason of a correction (at least
@@ -38,13 +39,13 @@ from PyQt6.QtWidgets import (
 
 from adjudication.discordance import Discordance
 from adjudication.vocabulary import ImagingJudgement
-from workbench.reads import CONFIDENCE_RANGE, MAX_COMMENT_LENGTH
-from workbench.registry.errors import ValidationError
+from workbench.errors import ValidationError
+from workbench.services.reading import CONFIDENCE_RANGE, MAX_COMMENT_LENGTH
 from workbench.ui.dialogs import FormDialog
 from workbench.ui.theme import ACCENT, BASE, BORDER, ERROR, MUTED
 
 MIN_REASON_LENGTH = 10
-"""Shortest reason a correction takes (as :func:`workbench.review_flow.start_correction`)."""
+"""Shortest reason a correction takes (as :func:`workbench.services.reading.start_correction`)."""
 
 JUDGEMENT_TEXT = {
     ImagingJudgement.YES: "Yes — consistent with PML",
@@ -92,16 +93,18 @@ class ReadChoices:
         except ValueError:
             choices = ", ".join(j.value for j in ImagingJudgement)
             raise ValidationError(
-                f"judgement: {self.judgement!r} is not one of {choices}"
+                f"judgement: {self.judgement!r} is not one of {choices}", field="judgement"
             ) from None
         if self.confidence is not None and self.confidence not in CONFIDENCE_RANGE:
             raise ValidationError(
                 f"confidence: {self.confidence} is not from {CONFIDENCE_RANGE.start} to "
-                f"{CONFIDENCE_RANGE.stop - 1}"
+                f"{CONFIDENCE_RANGE.stop - 1}",
+                field="confidence",
             )
         if self.comment is not None and len(self.comment) > MAX_COMMENT_LENGTH:
             raise ValidationError(
-                f"comment: {len(self.comment)} characters; at most {MAX_COMMENT_LENGTH}"
+                f"comment: {len(self.comment)} characters; at most {MAX_COMMENT_LENGTH}",
+                field="comment",
             )
 
 
@@ -123,7 +126,7 @@ class SubmitSummary:
 def outcome_text(result: Discordance | None, outstanding: int, *, correction: bool = False) -> str:
     """What a submission did to the case, in one line for the status bar and the panel.
 
-    ``result`` is the discordance assessment :func:`workbench.review_flow.submit` made (None
+    ``result`` is the discordance assessment :func:`workbench.reading_flow.submit` made (None
     while reads are outstanding); ``outstanding`` the assigned readers still to submit.
     """
     done = "Correction submitted" if correction else "Read submitted"
@@ -332,7 +335,8 @@ class SubmitReadDialog(FormDialog):
         if judgement is None:
             raise ValidationError(
                 "judgement: say whether the imaging is consistent with PML (yes, no or "
-                "equivocal) before submitting"
+                "equivocal) before submitting",
+                field="judgement",
             )
         return ReadChoices(judgement, self.confidence(), self.comment())
 
@@ -401,7 +405,8 @@ class CorrectReadDialog(FormDialog):
         if len(text) < MIN_REASON_LENGTH:
             raise ValidationError(
                 f"reason: say why the read is corrected, in at least {MIN_REASON_LENGTH} "
-                f"characters (you wrote {len(text)})"
+                f"characters (you wrote {len(text)})",
+                field="reason",
             )
         return text
 

@@ -17,7 +17,7 @@ from PyQt6.QtCore import QSettings
 
 from viewers.layout import GridLayout
 from viewers.window import PRESETS
-from workbench.ui.review_data import ReviewProtocol
+from workbench.ui.workspace_data import ReviewProtocol
 
 ORGANISATION = "PML Registry"
 APPLICATION = "Workbench"

@@ -1,111 +1,33 @@
-"""What a case page shows, as frozen plain values taken from the ORM while its session is open.
+"""What a case page shows, as frozen plain values: :func:`load_case`.
 
-A registry session is short (``registry.read()`` rolls back and expires its objects at the
-end), so the page never holds ORM objects: :func:`case_detail` copies what it needs, including
-the texts that need domain code (geometry, labels). No Qt here, so this is testable headless.
-
-The review status (:class:`ReviewStatus`) and the history are loaded for the acting user
-through the registry's own blinding (:func:`workbench.review_flow.reads_of_case`,
-:func:`workbench.panel.check_decision_access`, :func:`workbench.panel.case_history`): what a
-user may not see is never copied here, so no widget can show it by mistake.
+The page never holds ORM objects: :func:`load_case` opens its own read transaction, copies
+what the acting user may see (the texts that need domain code included) and returns frozen
+values. The review status (:class:`ReviewStatus`) and the history go through the one policy
+(:mod:`workbench.policy`): what a user may not see is never copied here, so no widget can show
+it by mistake.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role, TriState
+from workbench.actor import Actor
+from workbench.cases import get_case
+from workbench.display import format_utc
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass
-from workbench.panel import (
-    HistoryEvent,
-    case_history,
-    check_decision_access,
-    final_decision,
-    latest_discordance,
-)
-from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.models import Case, Read, ReaderAssignment, User
-from workbench.review_flow import ReadView, fetch_read, reads_of_case
+from workbench.panel import HistoryEvent, case_history, final_decision, latest_discordance
+from workbench.policy import STATUS_ROLES, Action, Facts, can, visible_status
+from workbench.reading_flow import ReadRecord, reads_of_case
+from workbench.reads import case_facts
+from workbench.registry.db import Registry
+from workbench.registry.models import Case, CaseAssignment, User
+from workbench.services.review_case import ReviewCase, review_case
 from workbench.studies import describe_geometry
-from workbench.users import Actor
-
-_STATUS_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
-
-_RESULT_LABELS = {
-    LabQualitative.DETECTED: "detected",
-    LabQualitative.DETECTED_BELOW_LOQ: "detected, below LOQ",
-    LabQualitative.NOT_DETECTED: "not detected",
-    LabQualitative.POSITIVE: "positive",
-    LabQualitative.NEGATIVE: "negative",
-    LabQualitative.INDETERMINATE: "indeterminate",
-    LabQualitative.NOT_DONE: "not done",
-    LabQualitative.QUANTITATIVE: "measured",
-}
-
-_TRISTATE_LABELS = {
-    TriState.PRESENT: "present",
-    TriState.ABSENT: "absent",
-    TriState.NOT_ASSESSED: "not assessed",
-}
-
-
-def result_label(result: LabQualitative) -> str:
-    """How a qualitative lab result reads on screen (``detected, below LOQ``)."""
-    return _RESULT_LABELS[result]
-
-
-_CERTAINTY_LABELS = {
-    Certainty.DEFINITE: "definite PML",
-    Certainty.PROBABLE: "probable PML",
-    Certainty.POSSIBLE: "possible PML",
-    Certainty.NOT_PML: "not PML",
-    Certainty.NOT_CLASSIFIABLE: "not classifiable",
-}
-
-
-def certainty_label(certainty: Certainty) -> str:
-    """How a diagnostic certainty reads on screen (``probable PML``)."""
-    return _CERTAINTY_LABELS[certainty]
-
-
-def format_utc(moment: dt.datetime | None) -> str:
-    """A UTC time (stored naive) to the minute, ``2026-11-24 09:14 UTC``; empty for none."""
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def tristate_label(value: TriState) -> str:
-    """``present``, ``absent`` or ``not assessed``."""
-    return _TRISTATE_LABELS[value]
-
-
-def format_number(value: float | None) -> str:
-    """A lab number without float noise: ``1200``, ``0.35``, ``1.2e+07``; empty for none."""
-    if value is None:
-        return ""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e9:
-        return f"{int(value)}"
-    return f"{value:.6g}"
-
-
-def format_day(day: int | None) -> str:
-    """A relative day as a signed number (``-14``, ``0``, ``+90``); empty for none."""
-    if day is None:
-        return ""
-    return f"{day:+d}" if day else "0"
-
-
-def elide_middle(text: str, keep: int = 26) -> str:
-    """``text`` shortened to about ``keep`` characters by cutting its middle (for UIDs)."""
-    if len(text) <= keep:
-        return text
-    head = (keep - 1) // 2
-    tail = keep - 1 - head
-    return f"{text[:head]}…{text[-tail:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +193,7 @@ class CaseDetail:
     timepoints: tuple[Timepoint, ...]
     labs: tuple[LabRow, ...]
     review: ReviewStatus | None = None
-    """Readers, reads, discordance and decision as the acting user may see them (``None``
-    when built without a user)."""
+    """Readers, reads, discordance and decision as the acting user may see them."""
     history: tuple[HistoryEvent, ...] = ()
     """The case's audit events the acting user may see, oldest first."""
 
@@ -282,14 +203,21 @@ class CaseDetail:
         return sum(len(t.series) for t in self.timepoints)
 
 
-def case_detail(
-    case: Case, session: Session | None = None, actor: Actor | None = None
-) -> CaseDetail:
-    """Copy a case loaded by :func:`workbench.cases.get_case` into plain values.
+def load_case(registry: Registry, actor: Actor, registry_id: str) -> tuple[CaseDetail, ReviewCase]:
+    """The case page and the case's imaging for review, as ``actor`` may see them.
 
-    Call it inside the session that loaded ``case``. With that ``session`` and the acting
-    user ``actor``, the review status and the history are loaded too, blinded for ``actor``.
+    Both are read in one transaction, so they agree. Raises
+    :class:`~workbench.errors.NotFoundError` for an unknown case.
     """
+    with registry.read() as session:
+        case = get_case(session, registry_id)
+        return case_detail(session, actor, case), review_case(case)
+
+
+def case_detail(session: Session, actor: Actor, case: Case) -> CaseDetail:
+    """Copy ``case`` into plain values, blinded for ``actor`` (inside the session that loaded
+    it)."""
+    facts = case_facts(session, actor, case.id)
     timepoints = tuple(
         Timepoint(
             day=study.day,
@@ -332,7 +260,7 @@ def case_detail(
         age_band=case.age_band,
         condition=case.condition,
         condition_detail=case.condition_detail,
-        status=case.status,
+        status=visible_status(actor, facts) or case.status,
         clinical_consistent=case.clinical_consistent,
         clinical_summary=case.clinical_summary,
         index_event=case.index_event,
@@ -345,14 +273,12 @@ def case_detail(
         ),
         timepoints=timepoints,
         labs=labs,
-        review=None if session is None or actor is None else review_status(session, actor, case),
-        history=()
-        if session is None or actor is None
-        else tuple(case_history(session, actor, case.registry_id)),
+        review=review_status(session, actor, case, facts),
+        history=tuple(case_history(session, actor, case.registry_id)),
     )
 
 
-def _view_row(view: ReadView) -> ReadRow:
+def _view_row(view: ReadRecord) -> ReadRow:
     return ReadRow(
         reader=view.reader,
         revision=view.revision,
@@ -364,48 +290,41 @@ def _view_row(view: ReadView) -> ReadRow:
 
 
 def _visible_reads(
-    session: Session, actor: Actor, case: Case, assigned: set[str]
-) -> tuple[list[ReadView], bool, str | None]:
-    """``(reads, complete, note)``: the reads ``actor`` may see through the registry.
+    session: Session, actor: Actor, case: Case, facts: Facts
+) -> tuple[list[ReadRecord], bool, str | None]:
+    """``(reads, complete, note)``: the reads ``actor`` may see, and why others are missing.
 
-    ``complete`` is false when the registry refused the listing (a reader before submitting
-    their own read, a panel member before every read is in): then only the actor's own reads
-    are fetched, one by one, and ``note`` says why the others are missing.
+    ``complete`` is false when the actor sees only their own reads (an assigned reader
+    before submitting, a panel member before every read is in, anyone not on the case).
     """
-    try:
-        return reads_of_case(session, actor, case.registry_id), True, None
-    except PermissionDeniedError:
-        pass
-    user_id = session.scalar(select(User.id).where(User.username == actor.username))
-    own = session.scalars(
-        select(Read.id)
-        .where(Read.case_id == case.id, Read.reader_id == user_id)
-        .order_by(Read.revision)
-    )
-    views = [fetch_read(session, actor, read_id) for read_id in own]
-    if actor.username in assigned:
-        note = (
-            "Other readers' reads are blinded until you have submitted your own read of this case."
+    if can(actor, Action.LIST_READS, facts) is None:
+        views = reads_of_case(session, actor, case.registry_id)
+        if not (facts.reader_of_case and not facts.own_read_submitted):
+            return views, True, None
+        return (
+            views,
+            False,
+            "Other readers' reads are blinded until you have submitted your own read of this case.",
         )
-    elif Role.READER in actor.roles and Role.PANEL not in actor.roles:
-        note = "You are not assigned to read this case: its reads are not shown to you."
-    else:
+    if facts.panel_of_case:
         note = "Reads are blinded until every assigned reader has submitted."
-    return views, False, note
+    else:
+        note = "You are not assigned to this case: its reads are not shown to you."
+    return [], False, note
 
 
-def review_status(session: Session, actor: Actor, case: Case) -> ReviewStatus:
+def review_status(session: Session, actor: Actor, case: Case, facts: Facts) -> ReviewStatus:
     """The review area of the case page for ``actor``: readers, reads, panel, outcome.
 
-    Reads come through :func:`~workbench.review_flow.reads_of_case` (blinded there); the
-    discordance outcome and the decision in force only when
-    :func:`~workbench.panel.check_decision_access` lets ``actor`` see panel work.
+    Reads come through :func:`~workbench.reading_flow.reads_of_case` (blinded there); the
+    discordance outcome and the decision in force only when the policy lets ``actor`` see
+    the panel's work (:data:`~workbench.policy.Action.SEE_PANEL_WORK`).
     """
     assignments = list(
         session.scalars(
-            select(ReaderAssignment)
-            .where(ReaderAssignment.case_id == case.id)
-            .order_by(ReaderAssignment.id)
+            select(CaseAssignment)
+            .where(CaseAssignment.case_id == case.id)
+            .order_by(CaseAssignment.id)
         )
     )
     readers = [(a.user.username, a.user.display_name) for a in assignments if a.role is Role.READER]
@@ -413,7 +332,7 @@ def review_status(session: Session, actor: Actor, case: Case) -> ReviewStatus:
         f"{a.user.display_name} ({a.user.username})" for a in assignments if a.role is Role.PANEL
     )
     assigned = {username for username, _ in readers}
-    views, complete, note = _visible_reads(session, actor, case, assigned)
+    views, complete, note = _visible_reads(session, actor, case, facts)
     by_reader: dict[str, list[ReadRow]] = {}
     for view in views:
         by_reader.setdefault(view.reader, []).append(_view_row(view))
@@ -421,7 +340,7 @@ def review_status(session: Session, actor: Actor, case: Case) -> ReviewStatus:
         if username not in assigned:
             name = session.scalar(select(User.display_name).where(User.username == username))
             readers.append((username, name or username))
-    coordinator = bool(actor.roles & _STATUS_ROLES)
+    coordinator = bool(actor.roles & STATUS_ROLES)
     rows = []
     for username, display_name in readers:
         if username == actor.username or (complete and coordinator):
@@ -439,11 +358,7 @@ def review_status(session: Session, actor: Actor, case: Case) -> ReviewStatus:
                 note=empty,
             )
         )
-    try:
-        check_decision_access(session, actor, case)
-        sees_panel_work = True
-    except PermissionDeniedError:
-        sees_panel_work = False
+    sees_panel_work = can(actor, Action.SEE_PANEL_WORK, facts) is None
     discordance = decision = None
     if sees_panel_work:
         found = latest_discordance(session, case.registry_id)

@@ -20,7 +20,7 @@ transform (current world → prior world) with :meth:`ViewLink.set_transform`, s
 the current image lands on the same anatomy in the prior.
 
 Layout, protocol, the zoom/pan link and each sequence class's window preset are remembered
-per user (:class:`~workbench.ui.review_settings.ReviewSettings`).
+per user (:class:`~workbench.ui.workspace_settings.ReviewSettings`).
 
 Label overlays (lesion masks, next issue): :meth:`ReviewWorkspace.set_label_overlay` attaches
 a :class:`viewers.image.LabelLayer` to a series; every viewport showing that series draws it
@@ -59,9 +59,10 @@ from viewers.layout import GridLayout, hanging_protocol, prior_current_pairs, pr
 from viewers.qt import SERIES_MIME_TYPE, QtSliceView, QtViewerGrid
 from viewers.view import SliceView
 from viewers.window import PRESETS
+from workbench.display import elide_middle
 from workbench.ui.alignment import AlignmentJob
-from workbench.ui.case_detail import elide_middle
-from workbench.ui.review_data import (
+from workbench.ui.theme import ACCENT, BORDER, ERROR, MUTED, PANEL
+from workbench.ui.workspace_data import (
     ReviewCase,
     ReviewProtocol,
     ReviewSeries,
@@ -70,8 +71,7 @@ from workbench.ui.review_data import (
     load_layer,
     timepoint_label,
 )
-from workbench.ui.review_settings import AUTO_WINDOW, WINDOW_PRESET_NAMES, ReviewSettings
-from workbench.ui.theme import ACCENT, BORDER, ERROR, MUTED, PANEL
+from workbench.ui.workspace_settings import AUTO_WINDOW, WINDOW_PRESET_NAMES, ReviewSettings
 
 SERIES_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 """Item data role holding a series id in :class:`SeriesList`."""

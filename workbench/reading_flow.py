@@ -7,11 +7,13 @@
   data is read, not only hidden in a window.
 - :func:`after_submit` runs once every assigned reader has submitted: it compares the stored
   reads with :func:`adjudication.discordance.assess` and moves the case to ``discordant`` or
-  ``in_adjudication``, recording the rules that fired in the audit trail.
+  ``in_adjudication``, storing the assessment (the rules that fired, with their numbers) in
+  ``discordance_assessments`` and recording it in the audit trail.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,28 +24,38 @@ from sqlalchemy.orm import Session
 
 from adjudication.discordance import Discordance, DiscordanceRules, ReadSummary, assess
 from adjudication.vocabulary import ReadStatus, Role
+from workbench.actor import Actor
 from workbench.domain import CaseStatus
+from workbench.errors import NotFoundError, ValidationError
 from workbench.lesions.codec import decode_mask
+from workbench.policy import Action, Facts, can, require
 from workbench.reads import (
     LesionSummary,
     all_reads_in,
     assigned_reader_ids,
+    case_facts,
     check_read_access,
     list_lesions,
+    read_facts,
     submit_read,
 )
 from workbench.registry import audit
-from workbench.registry.errors import NotFoundError, PermissionDeniedError, ValidationError
-from workbench.registry.models import Case, Lesion, Read, ReaderAssignment, User
+from workbench.registry.models import (
+    Case,
+    CaseAssignment,
+    DiscordanceAssessment,
+    Lesion,
+    Read,
+    User,
+)
 from workbench.review_config import ReviewConfig, load_review_config
-from workbench.users import Actor
 
 ASSIGNABLE_ROLES = (Role.READER, Role.PANEL)
 """The roles a user can be assigned to a case in."""
 
 
 @dataclass(frozen=True, slots=True)
-class ReadView:
+class ReadRecord:
     """One read as an actor may see it.
 
     When ``blinded`` is true (a coordinator before every assigned reader has submitted) only
@@ -79,9 +91,9 @@ def _username(session: Session, user_id: int) -> str:
     return name or f"user {user_id}"
 
 
-def _view(session: Session, actor: Actor | None, read: Read, registry_id: str) -> ReadView:
+def _view(session: Session, actor: Actor, read: Read, registry_id: str) -> ReadRecord:
     full = check_read_access(session, actor, read)
-    return ReadView(
+    return ReadRecord(
         id=read.id,
         registry_id=registry_id,
         reader=_username(session, read.reader_id),
@@ -94,7 +106,7 @@ def _view(session: Session, actor: Actor | None, read: Read, registry_id: str) -
         else None,
         confidence=read.confidence if full else None,
         comment=read.comment if full else None,
-        lesions=tuple(list_lesions(session, read.id)) if full else (),
+        lesions=tuple(list_lesions(session, actor, read.id)) if full else (),
     )
 
 
@@ -118,7 +130,7 @@ def _latest_submitted(session: Session, case_id: int) -> list[Read]:
 
 def assign(
     session: Session, actor: Actor, registry_id: str, usernames: Sequence[str], role: Role
-) -> list[ReaderAssignment]:
+) -> list[CaseAssignment]:
     """Assign ``usernames`` to case ``registry_id`` as readers or panel members.
 
     Needs the coordinator or administrator role. Each user must be active and hold ``role``
@@ -127,7 +139,7 @@ def assign(
     ``case.assign``; a ``ready`` case with at least ``readers_required`` readers moves to
     ``in_reading`` (audited as ``case.status``). Returns the new assignments.
     """
-    actor.require(Role.COORDINATOR, Role.ADMIN, action="assign readers")
+    require(actor, Action.ASSIGN)
     try:
         role = Role(role)
     except ValueError:
@@ -144,7 +156,7 @@ def assign(
         )
     by_id = session.scalar(select(User.id).where(User.username == actor.username))
     other_role = Role.PANEL if role is Role.READER else Role.READER
-    new: list[ReaderAssignment] = []
+    new: list[CaseAssignment] = []
     for username in dict.fromkeys(usernames):
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
@@ -157,11 +169,12 @@ def assign(
         existing = {
             a.role
             for a in session.scalars(
-                select(ReaderAssignment).where(
-                    ReaderAssignment.case_id == case.id, ReaderAssignment.user_id == user.id
+                select(CaseAssignment).where(
+                    CaseAssignment.case_id == case.id, CaseAssignment.user_id == user.id
                 )
             )
         }
+        require(actor, Action.ASSIGN, Facts(target_is_self=username == actor.username))
         if other_role in existing:
             raise ValidationError(
                 f"user {username!r} is already {other_role.value} of case {registry_id}; "
@@ -169,7 +182,7 @@ def assign(
             )
         if role in existing:
             continue
-        assignment = ReaderAssignment(
+        assignment = CaseAssignment(
             case_id=case.id, user_id=user.id, role=role, assigned_by_id=by_id
         )
         session.add(assignment)
@@ -185,9 +198,30 @@ def assign(
             after={"user": username, "role": role.value},
         )
     readers = len(assigned_reader_ids(session, case.id))
-    if case.status is CaseStatus.READY and readers >= case.readers_required:
-        _set_status(session, actor.username, actor.main_role, case, CaseStatus.IN_READING)
+    added_readers = sum(1 for a in new if a.role is Role.READER)
+    after = status_after_assignment(case.status, readers, case.readers_required, added_readers)
+    if after is not case.status:
+        extra: dict[str, object] | None = None
+        if case.status is not CaseStatus.READY:
+            extra = {"because": "a reader was added after the reads were assessed"}
+        _set_status(session, actor.username, actor.main_role, case, after, extra)
     return new
+
+
+def status_after_assignment(
+    status: CaseStatus, readers: int, readers_required: int, added_readers: int
+) -> CaseStatus:
+    """The case status once ``added_readers`` new readers make ``readers`` in all.
+
+    A ``ready`` case with ``readers_required`` readers starts its reading. A reader added
+    after the reads were assessed (``discordant``, ``in adjudication``) sends the case back
+    to ``in reading``: the assessment is made anew, with their read, once they submit.
+    """
+    if status is CaseStatus.READY and readers >= readers_required:
+        return CaseStatus.IN_READING
+    if added_readers and status in (CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION):
+        return CaseStatus.IN_READING
+    return status
 
 
 def _set_status(
@@ -213,7 +247,7 @@ def _set_status(
     )
 
 
-def fetch_read(session: Session, actor: Actor, read_id: int) -> ReadView:
+def fetch_read(session: Session, actor: Actor, read_id: int) -> ReadRecord:
     """Read ``read_id`` as ``actor`` may see it (blinded; see :func:`check_read_access`).
 
     Raises :class:`PermissionDeniedError` for a read the actor may not see at all; a
@@ -226,7 +260,7 @@ def fetch_read(session: Session, actor: Actor, read_id: int) -> ReadView:
     return _view(session, actor, read, str(registry_id))
 
 
-def reads_of_case(session: Session, actor: Actor, registry_id: str) -> list[ReadView]:
+def reads_of_case(session: Session, actor: Actor, registry_id: str) -> list[ReadRecord]:
     """Every read of case ``registry_id`` the actor may see, by reader and revision.
 
     Raises :class:`PermissionDeniedError` when the actor may not see another reader's read
@@ -235,26 +269,20 @@ def reads_of_case(session: Session, actor: Actor, registry_id: str) -> list[Read
     are listed only to coordinators and administrators (status only).
     """
     case = _case(session, registry_id)
+    facts = case_facts(session, actor, case.id)
+    require(actor, Action.LIST_READS, facts)
     reads = session.scalars(
         select(Read).where(Read.case_id == case.id).order_by(Read.reader_id, Read.revision)
     )
     user_id = session.scalar(select(User.id).where(User.username == actor.username))
-    status_roles = actor.roles.intersection((Role.COORDINATOR, Role.ADMIN))
     views = []
     for read in reads:
-        if read.reader_id != user_id and read.status is ReadStatus.DRAFT and not status_roles:
-            continue  # another reader's draft is nobody else's business
+        read_facts = dataclasses.replace(
+            facts, read_is_own=read.reader_id == user_id, read_status=read.status
+        )
+        if can(actor, Action.SEE_READ_STATUS, read_facts) is not None:
+            continue  # e.g. another reader's draft, or any read while the actor is blinded
         views.append(_view(session, actor, read, registry_id))
-    if not views and not status_roles:
-        # Nothing to show, but the question itself is still subject to blinding: an
-        # unassigned reader or an early panel member is refused, not told "no reads".
-        assigned = assigned_reader_ids(session, case.id)
-        if user_id not in assigned and not (
-            Role.PANEL in actor.roles and all_reads_in(session, case.id)
-        ):
-            raise PermissionDeniedError(
-                f"user {actor.username!r} may not see the reads of case {registry_id}"
-            )
     return views
 
 
@@ -286,9 +314,11 @@ def after_submit(
     not ``in_reading``/``ready``. Otherwise compares the latest submitted read of each
     assigned reader: masks are compared when all lesions of all reads lie on one series grid,
     volumes and judgements only when the readers used different series. The case becomes
-    ``discordant`` or ``in_adjudication``; the event ``case.discordance`` records the rules,
-    the rules that fired and their numbers. ``actor`` is who triggered it (the submitting
-    reader), recorded in the audit trail; ``None`` records the workbench itself.
+    ``discordant`` or ``in_adjudication``. The assessment (the reads compared, the rules, the
+    rules that fired and their numbers) is stored as a :class:`DiscordanceAssessment` row,
+    which :func:`workbench.panel.latest_discordance` reads, and recorded in the audit trail
+    as the event ``case.discordance`` with the same values. ``actor`` is who triggered it (the
+    submitting reader); ``None`` records the workbench itself.
     ``reassess`` (after a corrected read) also re-assesses a case that is already
     ``discordant`` or ``in_adjudication``.
     """
@@ -307,6 +337,22 @@ def after_submit(
     status = CaseStatus.DISCORDANT if result.discordant else CaseStatus.IN_ADJUDICATION
     username = actor.username if actor else "workbench"
     role = actor.main_role if actor else "system"
+    by_id = (
+        session.scalar(select(User.id).where(User.username == actor.username)) if actor else None
+    )
+    values = result.as_dict()
+    assessment = DiscordanceAssessment(
+        case_id=case.id,
+        assessed_by_id=by_id,
+        read_ids=[read.id for read in reads],
+        discordant=values["discordant"],
+        spatial=values["spatial"],
+        fired=values["fired"],
+        rules=values["rules"],
+        findings=values["findings"],
+    )
+    session.add(assessment)
+    session.flush()
     audit.record(
         session,
         actor=username,
@@ -314,7 +360,7 @@ def after_submit(
         action="case.discordance",
         entity_type="case",
         entity_id=registry_id,
-        after={"reads": [read.id for read in reads], **result.as_dict()},
+        after=assessment.as_dict(),
     )
     if status is not case.status:
         _set_status(session, username, role, case, status)
@@ -372,15 +418,10 @@ def start_correction(session: Session, actor: Actor, read_id: int, reason: str) 
     that is not submitted, for another reader's read, for a case whose decision is final, and
     without a reason.
     """
-    actor.require(Role.READER, action="correct a read")
     read = session.get(Read, read_id)
     if read is None:
         raise NotFoundError(f"no read {read_id} in this registry")
-    user_id = session.scalar(select(User.id).where(User.username == actor.username))
-    if read.reader_id != user_id:
-        raise PermissionDeniedError(
-            f"user {actor.username!r} may not correct read {read_id}: it is another reader's"
-        )
+    require(actor, Action.CORRECT_READ, read_facts(session, actor, read))
     if read.status is not ReadStatus.SUBMITTED:
         raise ValidationError(
             f"read {read_id} is {read.status.value}: only the submitted read in force can be "
@@ -388,11 +429,6 @@ def start_correction(session: Session, actor: Actor, read_id: int, reason: str) 
         )
     case = session.get(Case, read.case_id)
     assert case is not None
-    if case.status is CaseStatus.FINAL:
-        raise ValidationError(
-            f"case {case.registry_id} has a final panel decision: a read cannot be corrected "
-            "under it; ask the panel to change the decision"
-        )
     text = (reason or "").strip()
     if len(text) < 10:
         raise ValidationError(

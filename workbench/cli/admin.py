@@ -1,0 +1,80 @@
+"""Looking after the registry: ``db upgrade``, ``audit verify`` and ``config show``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from workbench.cli._common import EXIT_ERROR, EXIT_OK, open_registry
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``db``, ``audit`` and ``config`` with their actions."""
+    db = commands.add_parser("db", help="the registry database")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="run the schema migrations")
+    db_upgrade.set_defaults(run=_cmd_db_upgrade)
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain of the audit trail")
+    verify.set_defaults(run=_cmd_audit_verify)
+
+    config = commands.add_parser("config", help="the review configuration")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_show = config_commands.add_parser(
+        "show", help="print the review configuration in force and the file it came from"
+    )
+    config_show.add_argument("--json", action="store_true", help="print JSON")
+    config_show.set_defaults(run=_cmd_config_show)
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from workbench.services import admin
+
+    registry = open_registry(args, upgrade=False)
+    try:
+        schema = admin.upgrade_schema(registry)
+    finally:
+        registry.close()
+    state = "upgraded to" if schema.upgraded else "already at"
+    print(f"{schema.url}: {state} schema revision {schema.revision}")
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from workbench.services import admin
+
+    registry = open_registry(args)
+    try:
+        check = admin.verify_audit(registry)
+    finally:
+        registry.close()
+    if not check.intact:
+        print(f"error: audit event {check.broken_event}: {check.reason}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"audit chain intact: {check.events} event(s)")
+    return EXIT_OK
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from workbench.review_config import REVIEW_CONFIG_ENV, config_path, load_review_config
+
+    config = load_review_config()
+    data = config.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if config.source is None:
+        print(
+            f"review configuration: built-in defaults (no file at {config_path()}; "
+            f"set ${REVIEW_CONFIG_ENV} to name another)"
+        )
+    else:
+        print(f"review configuration: {config.source}")
+    for section in ("discordance", "signatures"):
+        print(f"[{section}]")
+        for key, value in data[section].items():
+            print(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return EXIT_OK

@@ -1,0 +1,211 @@
+"""Cases: ``cases`` lists them; ``case add``, ``assign``, ``show`` and ``history``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from workbench.cli._common import EXIT_OK, acting_user, choice, iso, open_registry, when
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``cases`` and ``case`` with its actions."""
+    cases = commands.add_parser("cases", help="list cases")
+    cases.add_argument("--json", action="store_true", help="print JSON")
+    cases.add_argument("--status", help="only cases of this review status")
+    cases.add_argument("--site", help="only cases of this site code")
+    cases.add_argument("--condition", help="only cases of this underlying condition")
+    cases.set_defaults(run=_cmd_cases)
+
+    case = commands.add_parser("case", help="create and show cases")
+    case_commands = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+    add = case_commands.add_parser("add", help="create a case")
+    add.add_argument("--id", required=True, dest="registry_id", help="pseudonym, e.g. PML-0042")
+    add.add_argument("--site", required=True, help="site code, e.g. NL-AMS")
+    add.add_argument("--sex", required=True, help="female, male, other or unknown")
+    add.add_argument("--age-band", required=True, help="e.g. 40-49 or 80+")
+    add.add_argument(
+        "--condition",
+        required=True,
+        help="hiv, ms_natalizumab, other_immunomodulator, transplant, "
+        "haematological_malignancy or other",
+    )
+    add.add_argument("--condition-detail", help="e.g. 'Crohn's disease on vedolizumab'")
+    add.add_argument("--summary", help="clinical summary (no names, no dates)")
+    add.add_argument(
+        "--clinical-consistent",
+        default="not_assessed",
+        help="clinical features consistent with PML: present, absent or not_assessed",
+    )
+    add.add_argument(
+        "--exposure",
+        action="append",
+        default=[],
+        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
+        help="drug exposure, days relative to the index date (repeatable)",
+    )
+    add.add_argument(
+        "--feature",
+        action="append",
+        default=[],
+        metavar="NAME=STATUS[@DAY]",
+        help="clinical feature, STATUS present/absent/not_assessed (repeatable)",
+    )
+    add.add_argument("--readers", type=int, default=2, help="readers required (default 2)")
+    add.set_defaults(run=_cmd_case_add)
+    assign = case_commands.add_parser("assign", help="assign readers and panel members")
+    assign.add_argument("registry_id", metavar="ID")
+    assign.add_argument("--reader", action="append", default=[], metavar="USER")
+    assign.add_argument("--panel", action="append", default=[], metavar="USER")
+    assign.set_defaults(run=_cmd_case_assign)
+    show = case_commands.add_parser("show", help="show one case")
+    show.add_argument("registry_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(run=_cmd_case_show)
+    history = case_commands.add_parser(
+        "history", help="the case's audit events (blinded like the data)"
+    )
+    history.add_argument("registry_id", metavar="ID")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(run=_cmd_case_history)
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from workbench.domain import CaseStatus, Condition
+    from workbench.services import cases
+    from workbench.services.cases import CaseFilter
+
+    where = CaseFilter(
+        status=choice(CaseStatus, args.status, "--status"),
+        site=args.site,
+        condition=choice(Condition, args.condition, "--condition"),
+    )
+    registry = open_registry(args)
+    try:
+        rows = cases.list_cases(registry, acting_user(args, registry), where)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps([row.as_json() for row in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No cases. Add one with 'pml-workbench case add', or run 'pml-workbench demo'.")
+        return EXIT_OK
+    header = ("registry id", "site", "condition", "timepoints", "series", "labs", "status")
+    table = [header] + [
+        (
+            r.registry_id,
+            r.site,
+            r.condition.label,
+            str(r.timepoints),
+            str(r.series),
+            str(r.lab_results),
+            r.status.label,
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return EXIT_OK
+
+
+def _cmd_case_add(args: argparse.Namespace) -> int:
+    from workbench.services import cases
+    from workbench.services.cases import NewCase, parse_exposure, parse_feature
+
+    new = NewCase(
+        registry_id=args.registry_id,
+        site_code=args.site,
+        sex=args.sex,
+        age_band=args.age_band,
+        condition=args.condition,
+        condition_detail=args.condition_detail,
+        clinical_summary=args.summary,
+        clinical_consistent=args.clinical_consistent,
+        exposures=tuple(parse_exposure(e) for e in args.exposure),
+        clinical_features=tuple(parse_feature(f) for f in args.feature),
+        readers_required=args.readers,
+    )
+    registry = open_registry(args)
+    try:
+        registry_id = cases.create_case(registry, acting_user(args, registry), new)
+    finally:
+        registry.close()
+    print(f"created case {registry_id} at site {new.site_code}")
+    return EXIT_OK
+
+
+def _cmd_case_assign(args: argparse.Namespace) -> int:
+    from workbench.errors import ValidationError
+    from workbench.services import cases
+
+    if not args.reader and not args.panel:
+        raise ValidationError("case assign: name at least one --reader or --panel")
+    registry = open_registry(args)
+    try:
+        status = cases.assign(
+            registry,
+            acting_user(args, registry),
+            args.registry_id,
+            readers=args.reader,
+            panel=args.panel,
+        )
+    finally:
+        registry.close()
+    print(f"{args.registry_id}: assigned; status {status.value}")
+    return EXIT_OK
+
+
+def _cmd_case_show(args: argparse.Namespace) -> int:
+    from workbench.services import cases
+
+    registry = open_registry(args)
+    try:
+        data = cases.case_record(registry, acting_user(args, registry), args.registry_id)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def _cmd_case_history(args: argparse.Namespace) -> int:
+    from workbench.services import cases
+
+    registry = open_registry(args)
+    try:
+        events = cases.case_history(registry, acting_user(args, registry), args.registry_id)
+    finally:
+        registry.close()
+    if args.json:
+        rows = [
+            {
+                "id": e.id,
+                "occurred_at": iso(e.occurred_at),
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action,
+                "entity": e.entity,
+                "reason": e.reason,
+                "before": e.before,
+                "after": e.after,
+            }
+            for e in events
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for e in events:
+        line = f"{when(e.occurred_at)}  {e.actor} ({e.role or '-'})  {e.action}  {e.entity}"
+        if e.reason:
+            line += f"  reason: {e.reason}"
+        if e.before is not None or e.after is not None:
+            before = json.dumps(e.before, ensure_ascii=False) if e.before is not None else "-"
+            after = json.dumps(e.after, ensure_ascii=False) if e.after is not None else "-"
+            line += f"  {before} → {after}"
+        print(line)
+    print(f"{len(events)} event(s)")
+    return EXIT_OK

@@ -1,0 +1,87 @@
+"""The window: ``gui`` opens it; ``demo`` builds the demo registry, then opens it.
+
+These two are the only commands that start the Qt shell (:mod:`workbench.ui`). They import it
+inside their handlers, so that no other command (nor ``--help``) loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbench.cli._common import EXIT_OK, EXIT_USAGE, open_registry, resolve_settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``gui`` and ``demo``."""
+    gui = commands.add_parser("gui", help="open the main window")
+    gui.add_argument("--screenshot", metavar="PNG", type=Path, help="render once to PNG and exit")
+    gui.add_argument("--case", metavar="ID", help="open this case's page")
+    gui.add_argument(
+        "--layout",
+        choices=("1x1", "1x2", "2x2", "2x3"),
+        help="open the case's images in this viewport layout (needs --case)",
+    )
+    gui.add_argument(
+        "--protocol",
+        choices=("hanging", "prior-current"),
+        help="hang the case's images by this protocol (needs --case; default: the user's last)",
+    )
+    gui.add_argument(
+        "--tab",
+        choices=("imaging", "labs", "clinical", "review", "history"),
+        help="show this tab of the case page (needs --case)",
+    )
+    gui.add_argument(
+        "--panel", action="store_true", help="open the panel's page of the case (needs --case)"
+    )
+    gui.set_defaults(run=_cmd_gui)
+
+    demo = commands.add_parser("demo", help="build the demo registry, then open the window")
+    demo.add_argument("--no-gui", action="store_true", help="build only, do not open the window")
+    demo.add_argument("--screenshot", metavar="PNG", type=Path, help="render once to PNG and exit")
+    demo.set_defaults(run=_cmd_demo)
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from workbench.actor import default_username
+
+    if (args.layout or args.protocol or args.tab or args.panel) and not args.case:
+        print("error: --layout, --protocol, --tab and --panel need --case ID", file=sys.stderr)
+        return EXIT_USAGE
+    if args.panel and (args.layout or args.protocol):
+        print("error: --panel opens the panel's page, not the images", file=sys.stderr)
+        return EXIT_USAGE
+    from workbench.ui.app import run
+
+    username = (args.user or default_username()).lower()
+    return run(
+        resolve_settings(args),
+        username,
+        screenshot=args.screenshot,
+        case=args.case,
+        layout=args.layout,
+        protocol=args.protocol,
+        tab=args.tab,
+        panel=args.panel,
+    )
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.config import DEMO_DB_ALIAS
+    from workbench.demo.build import build_demo
+
+    if args.db is None:
+        args.db = DEMO_DB_ALIAS
+    registry = open_registry(args)
+    try:
+        report = build_demo(registry, progress=lambda text: print(text, flush=True))
+    finally:
+        registry.close()
+    print(report.summary())
+    if args.no_gui:
+        return EXIT_OK
+    from workbench.ui.app import run
+
+    return run(resolve_settings(args), report.username, screenshot=args.screenshot, case=None)

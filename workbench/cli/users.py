@@ -1,0 +1,109 @@
+"""Registry users: ``user add``, ``user passwd`` and ``user list``."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli._common import (
+    EXIT_OK,
+    acting_user,
+    ask_password,
+    choice,
+    open_registry,
+    read_line,
+)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``user`` with its actions."""
+    user = commands.add_parser("user", help="registry users")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    user_add = user_commands.add_parser("add", help="add a user")
+    user_add.add_argument("username")
+    user_add.add_argument("--name", required=True, help="printed name")
+    user_add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="coordinator, reader, panel or admin (repeatable)",
+    )
+    user_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the user's password (one line) from standard input",
+    )
+    user_add.set_defaults(run=_cmd_user_add)
+    passwd = user_commands.add_parser(
+        "passwd", help="set your password (an admin or coordinator may set another user's)"
+    )
+    passwd.add_argument("username", nargs="?", metavar="USERNAME", help="default: yourself")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password (one line) from stdin"
+    )
+    passwd.set_defaults(run=_cmd_user_passwd)
+    user_list = user_commands.add_parser("list", help="list users")
+    user_list.set_defaults(run=_cmd_user_list)
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from adjudication.vocabulary import Role
+    from workbench.services import admin
+
+    roles = {choice(Role, r, "--role") for r in args.role}
+    password = read_line("password") if args.password_stdin else None
+    registry = open_registry(args)
+    try:
+        admin.add_user(
+            registry,
+            acting_user(args, registry),
+            args.username,
+            args.name,
+            {r for r in roles if r},
+            password=password,
+        )
+    finally:
+        registry.close()
+    print(f"added user {args.username}" + (" with a password" if password is not None else ""))
+    return EXIT_OK
+
+
+def _cmd_user_passwd(args: argparse.Namespace) -> int:
+    from workbench.errors import NotFoundError
+    from workbench.policy import Action, Facts, require
+    from workbench.services import admin
+
+    registry = open_registry(args)
+    try:
+        actor = acting_user(args, registry)
+        username = (args.username or actor.username).lower()
+        # Refuse before asking for a password (the service asks the policy again).
+        require(
+            actor,
+            Action.SET_PASSWORD,
+            Facts(target_is_self=username == actor.username, target=username),
+        )
+        if username not in {u.username for u in admin.list_users(registry, actor)}:
+            raise NotFoundError(f"user {username!r} is not known to this registry")
+        if args.password_stdin:
+            password = read_line("password")
+        else:
+            password = ask_password(f"New password for {username}: ", twice=True)
+        admin.set_password(registry, actor, username, password)
+    finally:
+        registry.close()
+    print(f"password of {username} set")
+    return EXIT_OK
+
+
+def _cmd_user_list(args: argparse.Namespace) -> int:
+    from workbench.services import admin
+
+    registry = open_registry(args)
+    try:
+        users = admin.list_users(registry, acting_user(args, registry))
+    finally:
+        registry.close()
+    for user in users:
+        roles = ", ".join(sorted(r.value for r in user.roles))
+        print(f"{user.username}\t{user.display_name}\t{roles}")
+    return EXIT_OK
