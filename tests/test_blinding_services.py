@@ -15,6 +15,7 @@ import pytest
 
 from adjudication.consensus import Proposal
 from adjudication.vocabulary import Certainty, ImagingJudgement, Role
+from tests.actors import AUDITOR
 from tests.test_panel import CONFIG, Panel, _box, _discordant_case, _propose, _read, _status
 from tests.test_panel import panel as panel
 from tests.test_review_flow import sandbox  # noqa: F401 - the module-scoped parser fixture
@@ -118,7 +119,7 @@ def test_a_reader_added_after_discordance_reads_anew_and_counts(panel: Panel) ->
 
     third = _read(p, p.outsider, ImagingJudgement.YES)
     with p.registry.read() as session:
-        assessed = latest_discordance(session, "PML-0001")
+        assessed = latest_discordance(session, AUDITOR, "PML-0001")
     assert assessed is not None
     assert third in assessed["reads"]
     assert len(assessed["reads"]) == 3
@@ -133,3 +134,27 @@ def test_the_policy_refuses_with_a_reason_not_a_silent_empty_answer(panel: Panel
     assert detail.review.reads_note is not None
     assert "not assigned" in detail.review.reads_note
     assert np.all([not row.reads for row in detail.review.readers])
+
+
+def test_no_data_layer_read_of_panel_work_goes_without_an_actor(panel: Panel) -> None:
+    """``latest_discordance`` and ``case_inputs`` ask the policy too, and ``reclassify``
+    leaves out a case its coordinator is still reading."""
+    from workbench.case_criteria import case_inputs
+    from workbench.cases import get_case
+
+    p = panel
+    admin.add_user(
+        p.registry, p.s.coordinator, "coord.reader", "Coordinator Reader",
+        {Role.COORDINATOR, Role.READER},
+    )  # fmt: skip
+    me = admin.sign_in(p.registry, "coord.reader")
+    _discordant_case(p)
+    assert "PML-0001" in {r.registry_id for r in panel_service.reclassify(p.registry, me)}
+    cases.assign(p.registry, p.s.coordinator, "PML-0001", readers=[me.username])
+    with p.registry.read() as session:
+        with pytest.raises(PermissionDeniedError):
+            latest_discordance(session, me, "PML-0001")
+        with pytest.raises(PermissionDeniedError):
+            case_inputs(session, me, get_case(session, "PML-0001"))
+        assert latest_discordance(session, p.s.coordinator, "PML-0001") is not None
+    assert "PML-0001" not in {r.registry_id for r in panel_service.reclassify(p.registry, me)}

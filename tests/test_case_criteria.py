@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from adjudication.vocabulary import Certainty, ImagingJudgement, Role, TriState
+from tests.actors import AUDITOR
 from workbench.case_criteria import case_inputs, reclassify
 from workbench.cases import NewCase, NewFeature, create_case, get_case
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, Sex
@@ -56,7 +57,7 @@ def _submitted_read(registry: Registry, coordinator: Actor, judgement: ImagingJu
 def test_inputs_come_from_the_case(registry: Registry, coordinator: Actor) -> None:
     _case(registry, coordinator, pcr=LabQualitative.NOT_DETECTED)
     with registry.read() as session:
-        derived = case_inputs(session, get_case(session, "PML-0001"))
+        derived = case_inputs(session, AUDITOR, get_case(session, "PML-0001"))
     assert derived.inputs.clinical_features == TriState.PRESENT
     assert derived.inputs.imaging_findings == TriState.NOT_ASSESSED
     assert derived.inputs.csf_jcv_pcr.value == "not_detected"
@@ -103,7 +104,7 @@ def test_imaging_comes_from_submitted_reads(
     _case(registry, coordinator, pcr=None)
     _submitted_read(registry, coordinator, judgement)
     with registry.read() as session:
-        derived = case_inputs(session, get_case(session, "PML-0001"))
+        derived = case_inputs(session, AUDITOR, get_case(session, "PML-0001"))
     assert derived.inputs.imaging_findings == expected
     assert derived.inputs.csf_jcv_pcr.value == "not_done"
 
@@ -126,7 +127,7 @@ def test_imaging_stays_blinded_until_every_assigned_read_is_in(
         add_user(session, "rad2", "Dr Second", {Role.READER}, by=coordinator)
         assign(session, coordinator, "PML-0001", ["rad2"], Role.READER)
     with registry.read() as session:
-        derived = case_inputs(session, get_case(session, "PML-0001"))
+        derived = case_inputs(session, AUDITOR, get_case(session, "PML-0001"))
     assert derived.inputs.imaging_findings == TriState.NOT_ASSESSED
     assert "imaging: waiting for the reads (1 of 2 assigned submitted)" in derived.derivation
 

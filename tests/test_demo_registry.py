@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from adjudication.criteria import RULESET_VERSION
 from adjudication.vocabulary import Certainty, ReadStatus
+from tests.actors import AUDITOR
 from workbench.cases import CaseFilter, list_cases
 from workbench.demo.build import DEMO_PREFIX, build_demo, stages_summary
 from workbench.demo.catalogue import DEMO_CASES, Outline
@@ -205,14 +206,16 @@ def test_discordant_cases_name_the_rule_that_fired(demo: tuple[Registry, Path]) 
     }
     with registry.read() as session:
         for demo_case in discordant:
-            assessment = latest_discordance(session, demo_case.registry_id)
+            assessment = latest_discordance(session, AUDITOR, demo_case.registry_id)
             assert assessment is not None
             assert assessment["discordant"] is True
             assert assessment["spatial"] is True  # both readers drew on the same FLAIR grid
             assert set(demo_case.review.discordance) <= set(assessment["fired"])
             named = {finding["rule"] for finding in assessment["findings"]}
             assert set(demo_case.review.discordance) <= named
-        concordant = latest_discordance(session, _case(CaseStatus.IN_ADJUDICATION, where="two"))
+        concordant = latest_discordance(
+            session, AUDITOR, _case(CaseStatus.IN_ADJUDICATION, where="two")
+        )
         assert concordant is not None
         assert concordant["discordant"] is False
 

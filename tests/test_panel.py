@@ -13,6 +13,7 @@ from adjudication.consensus import Proposal
 from adjudication.criteria import RULESET_VERSION
 from adjudication.discordance import DiscordanceRules
 from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway, ReadStatus, Role
+from tests.actors import AUDITOR
 from tests.test_reads import CASE, SHAPE_IJK, Setup, _setup
 from tests.test_review_flow import sandbox  # noqa: F401 - the module-scoped parser fixture
 from workbench.case_criteria import case_inputs
@@ -392,7 +393,7 @@ def test_a_proposal_is_weighed_with_its_own_alternative_diagnosis(panel: Panel) 
     with p.registry.read() as session:
         # Not yet final: the case's own inputs do not take the pending finding.
         case = session.scalars(select(Case).where(Case.registry_id == CASE)).one()
-        assert not case_inputs(session, case).inputs.alternative_diagnosis
+        assert not case_inputs(session, AUDITOR, case).inputs.alternative_diagnosis
 
 
 def test_signing_locks_after_repeated_wrong_passwords(panel: Panel) -> None:

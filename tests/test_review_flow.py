@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from adjudication.discordance import DiscordanceRules
 from adjudication.vocabulary import ImagingJudgement, Role
+from tests.actors import AUDITOR
 from tests.test_reads import CASE, SHAPE_IJK, Setup, _setup
 from workbench.domain import CaseStatus
 from workbench.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -336,7 +337,7 @@ def test_the_assessment_is_stored_as_a_row_with_what_the_audit_event_records(
     _assign_both(f)
     first = _read(f, f.s.reader, ImagingJudgement.YES, _box((0, 0, 0), (4, 4, 3)), submit=True)
     with f.registry.read() as session:
-        assert latest_discordance(session, CASE) is None  # not assessed yet
+        assert latest_discordance(session, AUDITOR, CASE) is None  # not assessed yet
     second = _read(
         f, f.s.other_reader, ImagingJudgement.NO, _box((14, 18, 8), (18, 22, 11)), submit=True
     )
@@ -352,8 +353,10 @@ def test_the_assessment_is_stored_as_a_row_with_what_the_audit_event_records(
         assert row.fired == ["judgement", "detection", "dice"]
         assert row.rules == RULES.as_dict()
         assert row.as_dict() == event.after
-        assert latest_discordance(session, CASE) == event.after
-        assert latest_discordance(session, "PML-0002") is None  # another case's is not this one
+        assert latest_discordance(session, AUDITOR, CASE) == event.after
+        assert (
+            latest_discordance(session, AUDITOR, "PML-0002") is None
+        )  # another case's is not this one
 
 
 def test_the_newest_assessment_of_the_case_is_the_one_in_force(flow: Flow) -> None:
@@ -391,7 +394,7 @@ def test_the_newest_assessment_of_the_case_is_the_one_in_force(flow: Flow) -> No
         )
         assert [row.as_dict() for row in rows] == [event.after for event in events]
         assert [row.discordant for row in rows] == [True, False]
-        assert latest_discordance(session, CASE) == events[-1].after
+        assert latest_discordance(session, AUDITOR, CASE) == events[-1].after
     # A newer row with no audit event beside it: the row is what the workbench reads.
     with f.registry.write() as session:
         case_id = session.scalars(select(Case.id).where(Case.registry_id == CASE)).one()
@@ -407,7 +410,7 @@ def test_the_newest_assessment_of_the_case_is_the_one_in_force(flow: Flow) -> No
             )
         )
     with f.registry.read() as session:
-        latest = latest_discordance(session, CASE)
+        latest = latest_discordance(session, AUDITOR, CASE)
     assert latest is not None
     assert (latest["reads"], latest["fired"], latest["spatial"]) == ([9999], ["volume"], False)
 

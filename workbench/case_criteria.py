@@ -32,8 +32,8 @@ from adjudication.criteria import (
 )
 from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, TriState
 from workbench.domain import LabQualitative, LabTest
-from workbench.policy import Action, require
-from workbench.reads import all_reads_in, assigned_reader_ids
+from workbench.policy import Action, can, require
+from workbench.reads import all_reads_in, assigned_reader_ids, case_facts
 from workbench.registry.models import Case, Decision, Read
 from workbench.users import Actor
 
@@ -78,8 +78,11 @@ def _lesion_volume(reads: list[Read]) -> float | None:
     return sum(totals) / len(totals) if totals else None
 
 
-def case_inputs(session: Session, case: Case) -> CaseInputs:
-    """The engine's inputs for ``case`` (its collections must be loadable in ``session``)."""
+def case_inputs(session: Session, actor: Actor, case: Case) -> CaseInputs:
+    """The engine's inputs for ``case`` (its collections must be loadable in ``session``), if
+    ``actor`` may see the panel's work on it: they carry the reads' judgements and volumes.
+    """
+    require(actor, Action.SEE_PANEL_WORK, case_facts(session, actor, case.id))
     notes = [f"clinical features: recorded as {case.clinical_consistent.value}"]
     reads = list(session.scalars(select(Read).where(Read.case_id == case.id)))
     complete = all_reads_in(session, case.id)
@@ -184,7 +187,8 @@ def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
     """Re-run the engine over every case of the registry, by registry id.
 
     A registry-wide report of decisions and of the evidence behind them: coordinators and
-    administrators only.
+    administrators only. A case the actor is blinded on (they are one of its readers and have
+    not submitted) is left out.
     """
     require(actor, Action.RECLASSIFY)
     cases = session.scalars(
@@ -198,7 +202,9 @@ def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
     )
     out = []
     for case in cases:
-        derived = case_inputs(session, case)
+        if can(actor, Action.SEE_PANEL_WORK, case_facts(session, actor, case.id)) is not None:
+            continue  # e.g. a coordinator still reading this case: not theirs to see yet
+        derived = case_inputs(session, actor, case)
         decision = session.scalars(
             select(Decision.certainty)
             .where(Decision.case_id == case.id, Decision.is_final.is_(True))

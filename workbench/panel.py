@@ -171,13 +171,15 @@ def _require_panel_member(session: Session, actor: Actor, case: Case) -> User:
     return _user(session, actor)
 
 
-def latest_discordance(session: Session, registry_id: str) -> dict[str, Any] | None:
-    """The latest discordance assessment of a case, or ``None`` before it was assessed.
+def latest_discordance(session: Session, actor: Actor, registry_id: str) -> dict[str, Any] | None:
+    """The latest discordance assessment of a case, or ``None`` before it was assessed, if
+    ``actor`` may see the panel's work on the case (:func:`check_decision_access`).
 
     The newest :class:`DiscordanceAssessment` row of the case, as a dict: the reads compared
     (``reads``), ``discordant``, ``fired``, ``spatial``, ``rules`` and ``findings``, the same
     values its ``case.discordance`` audit event records.
     """
+    check_decision_access(session, actor, _case(session, registry_id))
     assessment = session.scalars(
         select(DiscordanceAssessment)
         .join(Case, Case.id == DiscordanceAssessment.case_id)
@@ -296,7 +298,7 @@ def engine_now(
     """
     case = _case(session, registry_id)
     check_decision_access(session, actor, case)
-    derived = case_inputs(session, case)
+    derived = case_inputs(session, actor, case)
     inputs = derived.inputs
     derivation = derived.derivation
     if alternative_diagnosis is not None:
@@ -306,7 +308,7 @@ def engine_now(
             "alternative diagnosis: "
             + ("named in this proposal" if alternative_diagnosis else "none in this proposal"),
         )
-    discordance = latest_discordance(session, registry_id)
+    discordance = latest_discordance(session, actor, registry_id)
     discordant = (
         bool(discordance.get("discordant"))
         if discordance is not None

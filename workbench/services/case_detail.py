@@ -361,7 +361,7 @@ def review_status(session: Session, actor: Actor, case: Case, facts: Facts) -> R
     sees_panel_work = can(actor, Action.SEE_PANEL_WORK, facts) is None
     discordance = decision = None
     if sees_panel_work:
-        found = latest_discordance(session, case.registry_id)
+        found = latest_discordance(session, actor, case.registry_id)
         if found is not None:
             discordance = DiscordanceSummary(
                 discordant=bool(found.get("discordant")),
