@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,7 +17,7 @@ from workbench.domain import Condition, Sex
 from workbench.errors import ConflictError, NotFoundError, RegistryUnavailableError
 from workbench.registry.db import Registry, schema_revision, upgrade
 from workbench.registry.models import AuditEvent, Base, Case
-from workbench.users import Actor
+from workbench.users import Actor, resolve_actor
 
 
 def _new_case(registry_id: str = "PML-0001") -> NewCase:
@@ -356,3 +357,27 @@ def test_upgrading_keeps_discordance_assessments_and_lockouts(registry_url: str)
     assert upgrade(registry.engine) is True
     check()  # the events are still there, and fill the tables again
     registry.close()
+
+
+def test_the_sqlite_registry_and_its_wal_are_private_to_their_owner(tmp_path: Path) -> None:
+    """The file holds password hashes: mode 0600, and SQLite's WAL and SHM follow it."""
+    import os
+    import stat
+
+    path = tmp_path / "private" / "registry.sqlite3"
+    old = os.umask(0o022)  # a usual umask would leave a new file readable by everyone
+    try:
+        registry = Registry.open(f"sqlite:///{path}")
+        with registry.write() as session:
+            resolve_actor(session, "owner")
+        files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+        for file in files:
+            assert file.exists(), file
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, (file, oct(file.stat().st_mode))
+        registry.close()
+    finally:
+        os.umask(old)
+    # A registry file left open to others by an earlier version is tightened on open.
+    path.chmod(0o644)
+    Registry.open(f"sqlite:///{path}").close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -13,6 +13,7 @@ Every open upgrades the schema to the newest Alembic revision (``upgrade=False``
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from importlib import resources
@@ -64,7 +65,7 @@ def create_registry_engine(url: str) -> Engine:
             raise RegistryUnavailableError(
                 "the registry must be a SQLite file, not an in-memory database"
             )
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(database).expanduser())
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
     elif backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -82,6 +83,24 @@ def create_registry_engine(url: str) -> Engine:
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (mode 0600).
+
+    The registry holds password hashes and pseudonymous clinical data. SQLite gives the WAL
+    and shared-memory files it creates beside the database the database file's own mode, so
+    they are private too. An existing file of ours that is open to others is tightened.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o600)
+        return
+    os.close(descriptor)
 
 
 def _configure_sqlite(engine: Engine) -> None:
