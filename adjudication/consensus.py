@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adjudication.text import describe_forbidden
 from adjudication.vocabulary import Certainty, Pathway
 
 DEFAULT_MEANING = "approved as the registry's final decision"
@@ -97,6 +98,9 @@ def check_proposal(
     for name, text in (("rationale", rationale), ("alternative diagnosis", alternative)):
         if text is not None and len(text) > MAX_TEXT_LENGTH:
             raise ConsensusError(f"{name}: longer than {MAX_TEXT_LENGTH} characters", field=name)
+        refused = describe_forbidden(name, text or "", multiline=name == "rationale")
+        if refused is not None:
+            raise ConsensusError(refused, field=name)
     pml = takes_pathway(proposal.certainty)
     if pml and proposal.pathway is None:
         raise ConsensusError(
@@ -139,6 +143,9 @@ def check_change_reason(reason: str | None) -> str:
         )
     if len(text) > MAX_TEXT_LENGTH:
         raise ConsensusError(f"reason: longer than {MAX_TEXT_LENGTH} characters", field="reason")
+    refused = describe_forbidden("reason", text, multiline=True)
+    if refused is not None:
+        raise ConsensusError(refused, field="reason")
     return text
 
 
@@ -149,6 +156,9 @@ def check_meaning(meaning: str | None) -> str:
         raise ConsensusError("meaning: a signature states what it means", field="meaning")
     if len(text) > 200:
         raise ConsensusError("meaning: longer than 200 characters", field="meaning")
+    refused = describe_forbidden("meaning", text)
+    if refused is not None:
+        raise ConsensusError(refused, field="meaning")
     return text
 
 

@@ -317,11 +317,25 @@ def test_user_passwd_rules(cli: Cli, sqlite_url: str) -> None:
     assert code == 1
     assert "user 'nobody' is not known" in err
 
-    answers = iter(["first-entry", "second-entry"])
+    answers = iter(["set-by-coordinator", "first-entry", "second-entry"])
     cli.monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     code, _, err = cli("user", "passwd", user="rad2")
     assert code == 1
     assert "the two entries differ" in err
+
+    # Changing one's own password needs the current one: naming a colleague with --user is
+    # not enough to take over their password, and then their signature.
+    code, _, err = cli("user", "passwd", "--password-stdin", user="rad1", stdin="taken-over\n")
+    assert code == 1
+    assert "no new password (after the current one)" in err
+    code, _, err = cli(
+        "user", "passwd", "--password-stdin", user="rad1", stdin="wrong-guess\ntaken-over\n"
+    )
+    assert code == 1
+    assert "does not match; nothing was changed" in err
+    assert cli.ok(
+        "user", "passwd", "--password-stdin", user="rad1", stdin="rad1-secret\nrad1-better\n"
+    ) == ("password of rad1 set\n")
 
     code, _, err = cli(
         "user", "add", "rad3", "--name", "Dr Three", "--role", "reader", "--password-stdin",
@@ -341,12 +355,13 @@ def test_user_passwd_rules(cli: Cli, sqlite_url: str) -> None:
             )
         ]
     registry.close()
-    assert check_password("rad1-secret", hashes["rad1"])
+    assert check_password("rad1-better", hashes["rad1"])
     assert check_password("set-by-coordinator", hashes["rad2"])
     assert hashes["rad1"].startswith("scrypt$")
-    assert [e[:4] for e in events][-2:] == [
+    assert [e[:4] for e in events][-3:] == [
         ("rad1", "rad1", None, {"password": "set"}),
         ("coordinator", "rad2", None, {"password": "set"}),
+        ("rad1", "rad1", None, {"password": "changed"}),
     ]
     stored = json.dumps(events)
     assert "secret" not in stored

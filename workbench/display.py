@@ -9,8 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from adjudication.text import escape_controls
 from adjudication.vocabulary import Certainty, TriState
 from workbench.domain import LabQualitative
+
+
+def one_line(text: str | None) -> str:
+    """``text`` safe to print on one line of a terminal: control characters (line breaks,
+    escapes, bidirectional overrides) are shown as ``\\n``, ``\\x1b``, ... instead of acting.
+    """
+    return escape_controls(text or "")
+
 
 _RESULT_LABELS = {
     LabQualitative.DETECTED: "detected",

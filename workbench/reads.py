@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from adjudication.lesions import Hemisphere, LesionMeasurement, Location, hemisphere_of
+from adjudication.text import describe_forbidden
 from adjudication.vocabulary import ImagingJudgement, ReadStatus, Role
 from workbench.actor import Actor
 from workbench.errors import (
@@ -182,6 +183,9 @@ class DraftChoices:
             raise ValidationError(
                 f"comment: longer than {MAX_COMMENT_LENGTH} characters", field="comment"
             )
+        refused = describe_forbidden("comment", self.comment or "", multiline=True)
+        if refused is not None:
+            raise ValidationError(refused, field="comment")
         object.__setattr__(self, "features", dict(self.features))
 
     @classmethod

@@ -10,6 +10,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adjudication.text import describe_forbidden
 from adjudication.vocabulary import Role
 from workbench.actor import Actor, default_username
 from workbench.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -67,6 +68,13 @@ def add_user(
         )
     if by is not None:
         require(by, Action.ADD_USER)
+    refused = (
+        describe_forbidden("name", display_name)
+        if display_name.strip()
+        else ("name: a user has a printed name (it is what a signature shows)")
+    )
+    if refused is not None:
+        raise ValidationError(refused, field="name")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise ValidationError(f"username {username!r}: a user of that name exists already")
     user = User(
@@ -89,14 +97,18 @@ def add_user(
     return user
 
 
-def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
+def set_password(
+    session: Session, actor: Actor, username: str, password: str, *, current: str | None = None
+) -> User:
     """Set the password of ``username``, stored only as its salted scrypt hash.
 
-    Anyone may set their own password; an administrator or coordinator may set another
-    user's. Refused (:class:`ValidationError`) when it is shorter than
-    :data:`MIN_PASSWORD_LENGTH` characters, longer than :data:`MAX_PASSWORD_LENGTH`, or only
-    spaces. Audited as ``user.password_set``, which records that it was set or changed and by
-    whom, never the password or its hash.
+    Anyone may set their own password, and changing it needs the ``current`` one (so nobody
+    who merely names a colleague can change theirs and then sign as them); an administrator
+    or coordinator may set another user's (audited as done by them). Refused
+    (:class:`ValidationError`) when it is shorter than :data:`MIN_PASSWORD_LENGTH`
+    characters, longer than :data:`MAX_PASSWORD_LENGTH`, or only spaces. Audited as
+    ``user.password_set``, which records that it was set or changed and by whom, never the
+    password or its hash.
     """
     require(
         actor,
@@ -106,6 +118,18 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFoundError(f"user {username!r} is not known to this registry")
+    if username == actor.username and user.password_hash:
+        if not current:
+            raise ValidationError(
+                f"current password of {username!r}: changing your password needs the current "
+                "one; nothing was changed",
+                field="current password",
+            )
+        if not check_password(current, user.password_hash):
+            raise ValidationError(
+                f"current password of {username!r}: it does not match; nothing was changed",
+                field="current password",
+            )
     if not password.strip():
         raise ValidationError(f"password of {username!r}: it is empty; nothing was changed")
     if len(password) < MIN_PASSWORD_LENGTH:

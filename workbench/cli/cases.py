@@ -6,6 +6,7 @@ import argparse
 import json
 
 from workbench.cli._common import EXIT_OK, acting_user, choice, iso, open_registry, when
+from workbench.display import one_line
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -201,7 +202,7 @@ def _cmd_case_history(args: argparse.Namespace) -> int:
     for e in events:
         line = f"{when(e.occurred_at)}  {e.actor} ({e.role or '-'})  {e.action}  {e.entity}"
         if e.reason:
-            line += f"  reason: {e.reason}"
+            line += f"  reason: {one_line(e.reason)}"
         if e.before is not None or e.after is not None:
             before = json.dumps(e.before, ensure_ascii=False) if e.before is not None else "-"
             after = json.dumps(e.after, ensure_ascii=False) if e.after is not None else "-"

@@ -16,6 +16,7 @@ from workbench.cli._common import (
     read_line,
     when,
 )
+from workbench.display import one_line
 
 if TYPE_CHECKING:
     from workbench.services.panel import DecisionRecord
@@ -173,8 +174,8 @@ def _cmd_decision_sign(args: argparse.Namespace) -> int:
         registry.close()
     signed = next(s for s in decision.signatures if s.username == actor.username)
     print(
-        f"signed decision #{args.decision_id} of {registry_id}: {signed.printed_name} — "
-        f"{signed.meaning} ({len(decision.signatures)} of {config.signatures_required} "
+        f"signed decision #{args.decision_id} of {registry_id}: {one_line(signed.printed_name)} — "
+        f"{one_line(signed.meaning)} ({len(decision.signatures)} of {config.signatures_required} "
         "signature(s))"
     )
     if decision.state is DecisionState.FINAL:
@@ -199,7 +200,7 @@ def _cmd_decision_list(args: argparse.Namespace) -> int:
     for v in views:
         pathway = f", {v.pathway.value} pathway" if v.pathway else ""
         print(f"decision #{v.id}  {v.state.value}  {v.certainty.value}{pathway}")
-        print(f"    proposed by {v.proposed_by} at {when(v.created_at)}")
+        print(f"    proposed by {one_line(v.proposed_by)} at {when(v.created_at)}")
         engine = v.engine_certainty.value if v.engine_certainty else "not recorded"
         differs = " (the panel decided otherwise)" if v.differs_from_engine else ""
         print(f"    criteria engine {v.engine_version} at the time: {engine}{differs}")
@@ -209,10 +210,10 @@ def _cmd_decision_list(args: argparse.Namespace) -> int:
             ("change reason", v.change_reason),
         ):
             if text:
-                print(f"    {label}: {text}")
+                print(f"    {label}: {one_line(text)}")
         if v.supersedes_id is not None:
             print(f"    replaces decision #{v.supersedes_id}")
         print(f"    signatures ({len(v.signatures)} of {v.signatures_required}):")
         for signature in v.signatures:
-            print(f"      {signature.manifest()}")
+            print(f"      {one_line(signature.manifest())}")
     return EXIT_OK

@@ -7,6 +7,7 @@ import json
 
 from adjudication.vocabulary import ImagingJudgement
 from workbench.cli._common import EXIT_OK, acting_user, iso, open_registry
+from workbench.display import one_line
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,5 +141,5 @@ def _cmd_read_list(args: argparse.Namespace) -> int:
             f"{row['lesions']} lesion(s), {row['total_ml']:.2f} mL"
         )
         if row["comment"]:
-            print(f"    comment: {row['comment']}")
+            print(f"    comment: {one_line(str(row['comment']))}")
     return EXIT_OK

@@ -12,6 +12,7 @@ from workbench.cli._common import (
     open_registry,
     read_line,
 )
+from workbench.display import one_line
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +39,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     passwd.add_argument("username", nargs="?", metavar="USERNAME", help="default: yourself")
     passwd.add_argument(
-        "--password-stdin", action="store_true", help="read the password (one line) from stdin"
+        "--password-stdin",
+        action="store_true",
+        help="read the password (one line) from stdin; changing your own password that is "
+        "set already: the current password on the first line, the new one on the second",
     )
     passwd.set_defaults(run=_cmd_user_passwd)
     user_list = user_commands.add_parser("list", help="list users")
@@ -82,13 +86,22 @@ def _cmd_user_passwd(args: argparse.Namespace) -> int:
             Action.SET_PASSWORD,
             Facts(target_is_self=username == actor.username, target=username),
         )
-        if username not in {u.username for u in admin.list_users(registry, actor)}:
+        known = {u.username: u for u in admin.list_users(registry, actor)}
+        if username not in known:
             raise NotFoundError(f"user {username!r} is not known to this registry")
+        # Changing one's own password needs the current one: first line (or prompt) of two.
+        current = None
+        if username == actor.username and known[username].has_password:
+            if args.password_stdin:
+                current = read_line("current password")
+            else:
+                current = ask_password(f"Current password of {username}: ", twice=False)
         if args.password_stdin:
-            password = read_line("password")
+            what = "new password (after the current one)" if current is not None else "password"
+            password = read_line(what)
         else:
             password = ask_password(f"New password for {username}: ", twice=True)
-        admin.set_password(registry, actor, username, password)
+        admin.set_password(registry, actor, username, password, current=current)
     finally:
         registry.close()
     print(f"password of {username} set")
@@ -105,5 +118,5 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
         registry.close()
     for user in users:
         roles = ", ".join(sorted(r.value for r in user.roles))
-        print(f"{user.username}\t{user.display_name}\t{roles}")
+        print(f"{user.username}\t{one_line(user.display_name)}\t{roles}")
     return EXIT_OK

@@ -31,6 +31,8 @@ class UserRecord:
     display_name: str
     roles: frozenset[Role]
     active: bool
+    has_password: bool = False
+    """Whether a password is set (never the password or its hash)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,13 @@ def list_users(registry: Registry, actor: Actor) -> list[UserRecord]:
     """Every user, by username."""
     with registry.read() as session:
         return [
-            UserRecord(u.username, u.display_name, frozenset(r.role for r in u.roles), u.active)
+            UserRecord(
+                u.username,
+                u.display_name,
+                frozenset(r.role for r in u.roles),
+                u.active,
+                bool(u.password_hash),
+            )
             for u in _list_users(session)
         ]
 
@@ -117,10 +125,13 @@ def add_user(
         return UserRecord(user.username, user.display_name, frozenset(roles), user.active)
 
 
-def set_password(registry: Registry, actor: Actor, username: str, password: str) -> None:
-    """Set a password: one's own, or (coordinators, administrators) another user's."""
+def set_password(
+    registry: Registry, actor: Actor, username: str, password: str, *, current: str | None = None
+) -> None:
+    """Set a password: one's own (with the ``current`` one, once set), or (coordinators,
+    administrators) another user's."""
     with registry.write() as session:
-        _set_password(session, actor, username, password)
+        _set_password(session, actor, username, password, current=current)
 
 
 def upgrade_schema(registry: Registry) -> SchemaState:
