@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from workbench.demo.dicom_series import new_uid, write_series
 from workbench.domain import CaseStatus, Condition, SequenceClass, Sex
 from workbench.errors import ConflictError, PermissionDeniedError, ValidationError
 from workbench.importer import ParserSandbox, import_path
-from workbench.lesions.export import export_case_segs, export_seg_main
+from workbench.lesions.export import export_case_segs
 from workbench.reading_flow import assign
 from workbench.reads import (
     ChangedLesions,
@@ -35,6 +34,7 @@ from workbench.reads import (
 )
 from workbench.registry.db import Registry
 from workbench.registry.models import AuditEvent, Case, Lesion, Read
+from workbench.services.imaging import export_lesions
 from workbench.users import Actor, add_user, resolve_actor
 
 CASE = "PML-0001"
@@ -334,9 +334,8 @@ def test_export_seg_writes_a_seg_of_the_source_series(setup: Setup, tmp_path: Pa
     from workbench.reads import submit_read
 
     read_id, _ = _save_two(setup)
-    out = io.StringIO()
     with pytest.raises(PermissionDeniedError, match="blinded"):  # a draft is not exported
-        export_seg_main(setup.registry, CASE, None, tmp_path / "early", out)
+        export_lesions(setup.registry, setup.coordinator, CASE, tmp_path / "early")
     with setup.registry.write() as session:
         read = session.get(Read, read_id)
         assert read is not None
@@ -352,8 +351,7 @@ def test_export_seg_writes_a_seg_of_the_source_series(setup: Setup, tmp_path: Pa
             lesions=[], judgement=ImagingJudgement.NO,
         )  # fmt: skip
         submit_read(session, setup.other_reader, other.id, other.version)
-    assert export_seg_main(setup.registry, CASE, None, tmp_path / "out", out) == 0
-    paths = [Path(line) for line in out.getvalue().splitlines()]
+    paths = export_lesions(setup.registry, setup.coordinator, CASE, tmp_path / "out")
     assert [p.name for p in paths] == [f"{CASE}_read{read_id}_series{setup.series_id}.seg.dcm"]
     seg = hd.seg.segread(paths[0])
     assert seg.number_of_segments == 2

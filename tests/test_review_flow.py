@@ -280,7 +280,9 @@ def test_different_judgements_make_the_case_discordant(flow: Flow) -> None:
     lesion = _box((2, 3, 1), (6, 7, 4))
     _read(f, f.s.reader, ImagingJudgement.YES, lesion, submit=True)
     with f.registry.write() as session:
-        assert after_submit(session, CASE, RULES) is None  # reader 2 is still reading
+        assert (
+            after_submit(session, CASE, RULES, actor=f.s.coordinator) is None
+        )  # reader 2 is still reading
     assert _status(f.registry) is CaseStatus.IN_READING
     _read(f, f.s.other_reader, ImagingJudgement.EQUIVOCAL, lesion, submit=True)
     with f.registry.write() as session:
@@ -296,7 +298,7 @@ def test_different_judgements_make_the_case_discordant(flow: Flow) -> None:
     assert event.after["fired"] == ["judgement"]
     assert event.after["findings"][0]["values"] == {"reader1": "yes", "reader2": "equivocal"}
     with f.registry.write() as session:
-        assert after_submit(session, CASE, RULES) is None  # assessed once
+        assert after_submit(session, CASE, RULES, actor=f.s.coordinator) is None  # assessed once
 
 
 def test_concordant_reads_go_to_adjudication(flow: Flow) -> None:
@@ -305,14 +307,14 @@ def test_concordant_reads_go_to_adjudication(flow: Flow) -> None:
     _read(f, f.s.reader, ImagingJudgement.YES, _box((2, 3, 1), (6, 7, 4)), submit=True)
     _read(f, f.s.other_reader, ImagingJudgement.YES, _box((2, 3, 1), (6, 7, 3)), submit=True)
     with f.registry.write() as session:
-        result = after_submit(session, CASE, RULES)
+        result = after_submit(session, CASE, RULES, actor=f.s.coordinator)
     assert result is not None
     assert result.concordant
     assert _status(f.registry) is CaseStatus.IN_ADJUDICATION
     (event,) = _events(f.registry, "case.discordance")
     assert event.after is not None
     assert event.after["discordant"] is False
-    assert event.actor == "workbench"
+    assert event.actor == f.s.coordinator.username  # who triggered it, never anonymous
 
 
 def test_lesions_far_apart_are_discordant_by_mask(flow: Flow) -> None:
@@ -321,7 +323,7 @@ def test_lesions_far_apart_are_discordant_by_mask(flow: Flow) -> None:
     _read(f, f.s.reader, ImagingJudgement.YES, _box((0, 0, 0), (4, 4, 3)), submit=True)
     _read(f, f.s.other_reader, ImagingJudgement.YES, _box((14, 18, 8), (18, 22, 11)), submit=True)
     with f.registry.write() as session:
-        result = after_submit(session, CASE, RULES)
+        result = after_submit(session, CASE, RULES, actor=f.s.coordinator)
     assert result is not None
     assert result.fired == ("detection", "dice")
     assert _status(f.registry) is CaseStatus.DISCORDANT

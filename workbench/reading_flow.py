@@ -305,7 +305,7 @@ def after_submit(
     registry_id: str,
     rules: DiscordanceRules | None = None,
     *,
-    actor: Actor | None = None,
+    actor: Actor,
     reassess: bool = False,
 ) -> Discordance | None:
     """Once every assigned reader has submitted, assess discordance and move the case on.
@@ -318,7 +318,7 @@ def after_submit(
     rules that fired and their numbers) is stored as a :class:`DiscordanceAssessment` row,
     which :func:`workbench.panel.latest_discordance` reads, and recorded in the audit trail
     as the event ``case.discordance`` with the same values. ``actor`` is who triggered it (the
-    submitting reader); ``None`` records the workbench itself.
+    submitting reader, who may see the result: their own read is in).
     ``reassess`` (after a corrected read) also re-assesses a case that is already
     ``discordant`` or ``in_adjudication``.
     """
@@ -335,11 +335,8 @@ def after_submit(
     spatial = len(series) <= 1
     result = assess([summary for summary, _ in pairs], rules, spatial=spatial)
     status = CaseStatus.DISCORDANT if result.discordant else CaseStatus.IN_ADJUDICATION
-    username = actor.username if actor else "workbench"
-    role = actor.main_role if actor else "system"
-    by_id = (
-        session.scalar(select(User.id).where(User.username == actor.username)) if actor else None
-    )
+    username, role = actor.username, actor.main_role
+    by_id = session.scalar(select(User.id).where(User.username == actor.username))
     values = result.as_dict()
     assessment = DiscordanceAssessment(
         case_id=case.id,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 from sqlalchemy import select
@@ -32,10 +31,9 @@ from workbench.imaging.volume import Volume
 from workbench.lesions.errors import LesionMaskError
 from workbench.policy import Action, require
 from workbench.registry import audit
-from workbench.registry.db import Registry
 from workbench.registry.models import Case, Lesion, Read, Series
 from workbench.studies import series_affine
-from workbench.users import Actor, default_username, resolve_actor
+from workbench.users import Actor
 
 _GRID_TOLERANCE_MM = 1e-3
 
@@ -162,25 +160,3 @@ def export_case_segs(
         after={"read": read_id, "files": [p.name for p in written]},
     )
     return written
-
-
-def export_seg_main(
-    registry: Registry,
-    registry_id: str,
-    read_id: int | None,
-    outdir: Path,
-    out: TextIO,
-    *,
-    actor: Actor | None = None,
-) -> int:
-    """``pml-workbench export-seg``: export, print one written path per line, return 0.
-
-    ``actor`` defaults to the invoking user (``PML_WORKBENCH_USER`` or the OS login).
-    Registry errors propagate for the CLI to report.
-    """
-    with registry.write() as session:
-        who = actor if actor is not None else resolve_actor(session, default_username())
-        paths = export_case_segs(session, registry_id, outdir, actor=who, read_id=read_id)
-    for path in paths:
-        print(path, file=out)
-    return 0
