@@ -33,7 +33,7 @@ ACTIONS = {
     "user": ("add", "passwd", "list"),
     "series": ("set-class",),
     "db": ("upgrade",),
-    "audit": ("verify",),
+    "audit": ("verify", "anchor"),
     "config": ("show",),
 }
 """The actions of the commands that have them, in the order their ``--help`` lists them."""

@@ -1,7 +1,7 @@
 """Errors the application raises, each with a message a user can act on.
 
 Services raise these; the window shows them in place and the command line prints them and
-exits 2. A :class:`ValidationError` names the field it is about (``field``), so a form can
+exits 1. A :class:`ValidationError` names the field it is about (``field``), so a form can
 outline that field without reading the message.
 """
 

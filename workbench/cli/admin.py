@@ -1,12 +1,14 @@
-"""Looking after the registry: ``db upgrade``, ``audit verify`` and ``config show``."""
+"""Looking after the registry: ``db upgrade``, ``audit verify``, ``audit anchor`` and
+``config show``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from workbench.cli._common import EXIT_ERROR, EXIT_OK, open_registry
+from workbench.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, open_registry
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,8 +20,26 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = audit_commands.add_parser("verify", help="check the hash chain of the audit trail")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain of the audit trail (and that it still contains each anchor)",
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        default=[],
+        help="an anchor file from 'audit anchor' the trail must still contain (repeatable); "
+        "a missing or malformed anchor file exits 2",
+    )
     verify.set_defaults(run=_cmd_audit_verify)
+    anchor = audit_commands.add_parser(
+        "anchor", help="write the audit trail's head to FILE (mode 0600), to keep elsewhere"
+    )
+    anchor.add_argument("file", metavar="FILE", type=Path)
+    anchor.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    anchor.set_defaults(run=_cmd_audit_anchor)
 
     config = commands.add_parser("config", help="the review configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -44,17 +64,52 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from workbench.errors import ValidationError
+    from workbench.services import admin
+
+    # Exit 1 means the trail failed a check; an anchor that cannot be read means nothing was
+    # checked, so it exits 2, like deid-check and criteria on a file they cannot read.
+    try:
+        anchors = [(path, admin.read_anchor(path)) for path in args.anchor]
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    registry = open_registry(args)
+    try:
+        check = admin.verify_audit(registry)
+        held = [(path, admin.check_anchor(registry, anchor)) for path, anchor in anchors]
+    finally:
+        registry.close()
+    status = EXIT_OK
+    if check.intact:
+        print(f"audit chain intact: {check.events} event(s)")
+    else:
+        print(f"error: audit event {check.broken_event}: {check.reason}", file=sys.stderr)
+        status = EXIT_ERROR
+    for path, result in held:
+        anchor = result.anchor
+        what = f"anchor {path} ({anchor.events} events at {anchor.when})"
+        if result.contained:
+            print(f"{what}: contained")
+        else:
+            print(f"error: {what}: not contained: {result.problem}", file=sys.stderr)
+            status = EXIT_ERROR
+    return status
+
+
+def _cmd_audit_anchor(args: argparse.Namespace) -> int:
     from workbench.services import admin
 
     registry = open_registry(args)
     try:
-        check = admin.verify_audit(registry)
+        anchor = admin.anchor_audit(registry)
     finally:
         registry.close()
-    if not check.intact:
-        print(f"error: audit event {check.broken_event}: {check.reason}", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"audit chain intact: {check.events} event(s)")
+    admin.write_anchor(anchor, args.file, force=args.force)
+    print(
+        f"anchored the audit trail at event {anchor.head_id} ({anchor.events} events, "
+        f"{anchor.when}) in {args.file}; keep it where the database's users cannot write"
+    )
     return EXIT_OK
 
 
