@@ -40,9 +40,13 @@ def validate_age_band(value: str) -> str:
     """An age band such as ``40-49`` or ``80+``; ages are banded, never exact."""
     match = AGE_BAND_PATTERN.match(value.strip())
     if not match:
-        raise ValidationError(f"age band: {value!r} is not a band like '40-49' or '80+'")
+        raise ValidationError(
+            f"age band: {value!r} is not a band like '40-49' or '80+'", field="age band"
+        )
     if match.group(1) is not None and int(match.group(1)) >= int(match.group(2)):
-        raise ValidationError(f"age band: {value!r} must go from a lower to a higher age")
+        raise ValidationError(
+            f"age band: {value!r} must go from a lower to a higher age", field="age band"
+        )
     return value.strip()
 
 
@@ -57,7 +61,7 @@ class NewExposure:
 
     def __post_init__(self) -> None:
         if not self.drug.strip():
-            raise ValidationError("exposure: the drug name is empty")
+            raise ValidationError("exposure: the drug name is empty", field="exposure")
         if (
             self.start_day is not None
             and self.stop_day is not None
@@ -65,10 +69,13 @@ class NewExposure:
         ):
             raise ValidationError(
                 f"exposure {self.drug}: stop day {self.stop_day} is before start day "
-                f"{self.start_day}"
+                f"{self.start_day}",
+                field="exposure",
             )
         if self.infusion_count is not None and self.infusion_count < 0:
-            raise ValidationError(f"exposure {self.drug}: infusion count must not be negative")
+            raise ValidationError(
+                f"exposure {self.drug}: infusion count must not be negative", field="exposure"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,7 @@ class NewFeature:
 
     def __post_init__(self) -> None:
         if not self.feature.strip():
-            raise ValidationError("clinical feature: the name is empty")
+            raise ValidationError("clinical feature: the name is empty", field="clinical feature")
         object.__setattr__(
             self, "status", coerce_enum(TriState, self.status, f"clinical feature {self.feature}")
         )
@@ -109,11 +116,13 @@ class NewCase:
         if not REGISTRY_ID_PATTERN.match(self.registry_id):
             raise ValidationError(
                 f"registry id: {self.registry_id!r} is not a pseudonymous id like 'PML-0042' "
-                "(PML- then capital letters, digits and '-')"
+                "(PML- then capital letters, digits and '-')",
+                field="registry id",
             )
         if not SITE_CODE_PATTERN.match(self.site_code):
             raise ValidationError(
-                f"site: {self.site_code!r} is not a site code (capital letters, digits, '-')"
+                f"site: {self.site_code!r} is not a site code (capital letters, digits, '-')",
+                field="site",
             )
         object.__setattr__(self, "sex", coerce_enum(Sex, self.sex, "sex"))
         object.__setattr__(self, "condition", coerce_enum(Condition, self.condition, "condition"))
@@ -124,7 +133,9 @@ class NewCase:
         )
         object.__setattr__(self, "age_band", validate_age_band(self.age_band))
         if not 1 <= self.readers_required <= 5:
-            raise ValidationError("readers required: must be between 1 and 5")
+            raise ValidationError(
+                "readers required: must be between 1 and 5", field="readers required"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +190,7 @@ def create_case(session: Session, actor: Actor, new: NewCase) -> Case:
     """Store a new case with its exposures and clinical features, and audit it."""
     require(actor, Action.CREATE_CASE)
     if session.scalars(select(Case.id).where(Case.registry_id == new.registry_id)).first():
-        raise ValidationError(f"registry id: {new.registry_id} exists already")
+        raise ValidationError(f"registry id: {new.registry_id} exists already", field="registry id")
     site = ensure_site(session, new.site_code)
     case = Case(
         registry_id=new.registry_id,
@@ -377,14 +388,16 @@ def parse_exposure(text: str) -> NewExposure:
     """``DRUG[:START[:STOP[:INFUSIONS]]]`` as the command line takes it (empty parts allowed)."""
     parts = text.split(":")
     if len(parts) > 4:
-        raise ValidationError(f"exposure {text!r}: expected DRUG[:START[:STOP[:INFUSIONS]]]")
+        raise ValidationError(
+            f"exposure {text!r}: expected DRUG[:START[:STOP[:INFUSIONS]]]", field="exposure"
+        )
     numbers: list[int | None] = []
     for label, part in zip(("start day", "stop day", "infusion count"), parts[1:], strict=False):
         try:
             numbers.append(int(part) if part.strip() else None)
         except ValueError:
             raise ValidationError(
-                f"exposure {text!r}: {label} {part!r} is not a whole number"
+                f"exposure {text!r}: {label} {part!r} is not a whole number", field="exposure"
             ) from None
     numbers += [None] * (3 - len(numbers))
     return NewExposure(parts[0], numbers[0], numbers[1], numbers[2])
@@ -394,13 +407,16 @@ def parse_feature(text: str) -> NewFeature:
     """``NAME=present|absent|not_assessed[@DAY]`` as the command line takes it."""
     name, sep, rest = text.partition("=")
     if not sep:
-        raise ValidationError(f"clinical feature {text!r}: expected NAME=STATUS[@DAY]")
+        raise ValidationError(
+            f"clinical feature {text!r}: expected NAME=STATUS[@DAY]", field="clinical feature"
+        )
     status, _, day = rest.partition("@")
     try:
         onset = int(day) if day.strip() else None
     except ValueError:
         raise ValidationError(
-            f"clinical feature {text!r}: day {day!r} is not a whole number"
+            f"clinical feature {text!r}: day {day!r} is not a whole number",
+            field="clinical feature",
         ) from None
     state = (
         coerce_enum(TriState, status, f"clinical feature {name}")

@@ -19,7 +19,7 @@ def coerce_enum(kind: type[E], value: object, what: str) -> E:
         return kind(str(value))
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
-        raise ValidationError(f"{what}: {value!r} is not one of {allowed}") from None
+        raise ValidationError(f"{what}: {value!r} is not one of {allowed}", field=what) from None
 
 
 class CaseStatus(StrEnum):

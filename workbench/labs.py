@@ -141,7 +141,7 @@ def parse_test(text: str) -> LabTest:
         if key in _TEST_ALIASES:
             return _TEST_ALIASES[key]
     allowed = ", ".join(t.value for t in LabTest)
-    raise ValidationError(f"test {text!r} is not one of {allowed}")
+    raise ValidationError(f"test {text!r} is not one of {allowed}", field="test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,34 +168,42 @@ class LabEntry:
         for name in ("value", "lod", "loq"):
             number = getattr(self, name)
             if number is not None and (not math.isfinite(number) or number < 0):
-                raise ValidationError(f"{name}: {number!r} must be a finite number ≥ 0")
+                raise ValidationError(f"{name}: {number!r} must be a finite number ≥ 0", field=name)
         if self.unit is not None:
             object.__setattr__(self, "unit", normalise_unit(self.unit) or None)
         if test == LabTest.OTHER:
             if not (self.test_name and self.test_name.strip()):
-                raise ValidationError("test_name: required when the test is 'other'")
+                raise ValidationError(
+                    "test_name: required when the test is 'other'", field="test_name"
+                )
         else:
             if result not in ALLOWED_RESULTS[test]:
                 allowed = ", ".join(sorted(r.value for r in ALLOWED_RESULTS[test]))
                 raise ValidationError(
-                    f"result: {result.value!r} is not a result of {test.value} (use {allowed})"
+                    f"result: {result.value!r} is not a result of {test.value} (use {allowed})",
+                    field="result",
                 )
             if self.unit is not None and self.unit not in ALLOWED_UNITS[test]:
                 allowed = ", ".join(sorted(ALLOWED_UNITS[test]))
                 raise ValidationError(
-                    f"unit: {self.unit!r} is not a unit of {test.value} (use {allowed})"
+                    f"unit: {self.unit!r} is not a unit of {test.value} (use {allowed})",
+                    field="unit",
                 )
         if result in _NO_VALUE and self.value is not None:
-            raise ValidationError(f"value: a {result.value} result has no value; leave it empty")
+            raise ValidationError(
+                f"value: a {result.value} result has no value; leave it empty", field="value"
+            )
         needs_value = result == LabQualitative.QUANTITATIVE
         if needs_value and self.value is None:
-            raise ValidationError(f"value: a {result.value} result needs a value")
+            raise ValidationError(f"value: a {result.value} result needs a value", field="value")
         if self.value is not None and self.unit is None:
-            raise ValidationError("unit: a value needs its unit")
+            raise ValidationError("unit: a value needs its unit", field="unit")
         if (self.lod is not None or self.loq is not None) and self.unit is None:
-            raise ValidationError("unit: LOD and LOQ are in the value's unit, which is missing")
+            raise ValidationError(
+                "unit: LOD and LOQ are in the value's unit, which is missing", field="unit"
+            )
         if self.lod is not None and self.loq is not None and self.loq < self.lod:
-            raise ValidationError(f"loq: {self.loq} is below the LOD {self.lod}")
+            raise ValidationError(f"loq: {self.loq} is below the LOD {self.lod}", field="loq")
         if (
             result == LabQualitative.DETECTED
             and self.value is not None
@@ -204,7 +212,8 @@ class LabEntry:
         ):
             raise ValidationError(
                 f"value: {self.value} is below the assay's LOD {self.lod} but the result "
-                "says detected"
+                "says detected",
+                field="value",
             )
 
 

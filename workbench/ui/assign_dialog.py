@@ -249,7 +249,8 @@ class AssignDialog(FormDialog):
         readers, panel = self.ticked(Role.READER), self.ticked(Role.PANEL)
         if not readers and not panel:
             raise ValidationError(
-                "assign: tick at least one reader or panel member who is not assigned yet"
+                "assign: tick at least one reader or panel member who is not assigned yet",
+                field="readers",
             )
         self._save(readers, panel)
         self.assigned.emit(self.choices.registry_id, readers, panel)

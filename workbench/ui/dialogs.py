@@ -71,7 +71,7 @@ def parse_int(text: str, what: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ValidationError(f"{what}: {text!r} is not a whole number") from None
+        raise ValidationError(f"{what}: {text!r} is not a whole number", field=what) from None
 
 
 def parse_float(text: str, what: str) -> float | None:
@@ -83,7 +83,9 @@ def parse_float(text: str, what: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise ValidationError(f"{what}: {text!r} is not a number (use a decimal point)") from None
+        raise ValidationError(
+            f"{what}: {text!r} is not a number (use a decimal point)", field=what
+        ) from None
 
 
 def repolish(widget: QWidget) -> None:
@@ -122,8 +124,8 @@ class FormDialog(QDialog):
 
     def register_field(self, prefix: str, widget: QWidget) -> None:
         """Outline ``widget`` when a refusal is about ``prefix``: its
-        :attr:`ValidationError.field <workbench.errors.ValidationError.field>` is ``prefix``,
-        or (a refusal that names no field) its message starts with ``prefix``."""
+        :attr:`ValidationError.field <workbench.errors.ValidationError.field>` is ``prefix``
+        (or starts with it and a space)."""
         self._fields.append((prefix, widget))
         self._fields.sort(key=lambda pair: -len(pair[0]))
 
@@ -134,25 +136,19 @@ class FormDialog(QDialog):
 
     def show_error(self, message: str, field: str | None = None) -> None:
         """Show ``message`` in red and outline ``field`` (the refusal's
-        :attr:`ValidationError.field <workbench.errors.ValidationError.field>`).
-
-        A refusal that names no field is matched by the start of its message
-        (``"registry id: ..."``): most of the data layer's refusals (cases, labs, reads) and
-        this module's own number parsing do not carry ``field`` yet.
+        :attr:`ValidationError.field <workbench.errors.ValidationError.field>`): the field
+        registered under that name, or under its first words (``"clinical feature"`` for
+        ``"clinical feature hemiparesis"``). A refusal about no one field outlines nothing.
         """
         self.clear_error()
         self.error_label.setText(message)
         self.error_label.show()
-        if field is not None:
-            wanted = field.strip().lower()
-            found = [widget for prefix, widget in self._fields if prefix == wanted]
-        else:
-            head = message.split(":", 1)[0].strip().lower()
-            found = [
-                widget
-                for prefix, widget in self._fields
-                if head == prefix or head.startswith(prefix + " ")
-            ]
+        wanted = (field or "").strip().lower()
+        found = [
+            widget
+            for prefix, widget in self._fields
+            if wanted and (wanted == prefix or wanted.startswith(prefix + " "))
+        ]
         if found:
             set_invalid(found[0], True)
             found[0].setFocus()
@@ -396,10 +392,12 @@ class NewCaseDialog(FormDialog):
         """The case the form describes; raises :class:`ValidationError` naming the field."""
         sex = self.sex_combo.currentData()
         if sex is None:
-            raise ValidationError(f"sex: choose one of {', '.join(s.value for s in Sex)}")
+            raise ValidationError(
+                f"sex: choose one of {', '.join(s.value for s in Sex)}", field="sex"
+            )
         condition = self.condition_combo.currentData()
         if condition is None:
-            raise ValidationError("condition: choose the underlying condition")
+            raise ValidationError("condition: choose the underlying condition", field="condition")
         return NewCase(
             registry_id=self.registry_id_edit.text().strip(),
             site_code=self.site_combo.currentText().strip(),
@@ -597,12 +595,12 @@ class LabResultDialog(FormDialog):
         """The result the form describes; raises :class:`ValidationError` naming the field."""
         day_text = self.day_edit.text().strip()
         if not day_text:
-            raise ValidationError("day: required (days from day 0; may be negative)")
+            raise ValidationError("day: required (days from day 0; may be negative)", field="day")
         day = parse_int(day_text, "day")
         assert day is not None
         result = self.result_combo.currentData()
         if result is None:
-            raise ValidationError("result: choose one")
+            raise ValidationError("result: choose one", field="result")
         return LabEntry(
             registry_id=self.registry_id,
             test=self.test,
