@@ -200,7 +200,7 @@ def test_readers_submit_discordant_reads_and_the_panel_signs_a_decision(cli: Cli
     assert (pending["state"], pending["signatures"]) == ("pending", [])
     code, _, err = cli("decision", "sign", "999", "--password-stdin", user="neuro1", stdin="x\n")
     assert code == 1
-    assert err.strip() == "error: no decision 999 in this registry"
+    assert err.strip() == "error: no decision 999 that user 'neuro1' may see"
 
     # neuro1 types the password at the terminal; neuro2 pipes it in.
     prompts: list[str] = []

@@ -561,10 +561,13 @@ def test_the_panel_services_propose_sign_list_and_reclassify(panel: Panel) -> No
 
     looked_up = service.decision(p.registry, p.panel2, proposed.id)  # what `decision sign` asks
     assert (looked_up.id, looked_up.registry_id) == (proposed.id, CASE)
-    with pytest.raises(NotFoundError, match="no decision 999"):
+    with pytest.raises(NotFoundError, match="no decision 999") as missing:
         service.decision(p.registry, p.panel2, 999)
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError) as hidden:  # not told apart from a missing one
         service.decision(p.registry, p.outsider, proposed.id)
+    assert str(hidden.value) == str(missing.value).replace("999", str(proposed.id)).replace(
+        "panel2", p.outsider.username
+    )
 
     with pytest.raises(service.SignatureRefusedError):
         service.sign(p.registry, p.panel1, proposed.id, "wrong", config=CONFIG)

@@ -245,8 +245,12 @@ def decision(
     registry: Registry, actor: Actor, decision_id: int, config: ReviewConfig | None = None
 ) -> DecisionRecord:
     """Decision ``decision_id`` (with its case, state and signatures), if ``actor`` may see
-    the panel's decisions of its case; :class:`~workbench.errors.NotFoundError` when there is
-    no such decision."""
+    the panel's decisions of its case.
+
+    A decision that does not exist and one the actor may not see are refused alike
+    (:class:`~workbench.errors.NotFoundError`, same message), so ids cannot be probed.
+    """
+    hidden = NotFoundError(f"no decision {decision_id} that user {actor.username!r} may see")
     with registry.read() as session:
         registry_id = session.scalar(
             select(Case.registry_id)
@@ -254,8 +258,11 @@ def decision(
             .where(Decision.id == decision_id)
         )
         if registry_id is None:
-            raise NotFoundError(f"no decision {decision_id} in this registry")
-        views = decisions_of_case(session, actor, registry_id, config)
+            raise hidden
+        try:
+            views = decisions_of_case(session, actor, registry_id, config)
+        except PermissionDeniedError:
+            raise hidden from None
     return next(v for v in views if v.id == decision_id)
 
 
