@@ -29,7 +29,6 @@ from workbench.panel import (
     engine_now,
     final_decision,
     propose_decision,
-    sign,
     sign_decision,
 )
 from workbench.reading_flow import assign, reads_of_case, start_correction, submit
@@ -38,6 +37,7 @@ from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, Decision, Read
 from workbench.review_config import ReviewConfig
+from workbench.services.panel import sign
 from workbench.users import Actor, add_user, resolve_actor
 
 CONFIG = ReviewConfig(

@@ -49,7 +49,6 @@ from workbench.errors import (
 from workbench.policy import REVIEW_OUTCOME_STATUSES, Action, require
 from workbench.reads import case_facts
 from workbench.registry import audit
-from workbench.registry.db import Registry
 from workbench.registry.models import (
     AuditEvent,
     Case,
@@ -550,41 +549,26 @@ class SignatureRefusedError(PermissionDeniedError):
     """A signature refused because the password did not match (the attempt is audited)."""
 
 
-def sign(
-    registry: Registry,
-    actor: Actor,
-    decision_id: int,
-    password: str,
-    *,
-    meaning: str | None = None,
-    config: ReviewConfig | None = None,
-) -> None:
-    """Sign in a transaction of its own; a wrong password is refused *and* audited.
+def record_refused_signature(session: Session, actor: Actor, decision_id: int) -> None:
+    """Record a signature refused for a wrong password: a :class:`SigningFailure` row (what
+    the lockout counts) and the audit event ``adjudication.signature_refused``.
 
-    :func:`sign_decision` rolls back with the caller's transaction when the password does not
-    match, so the attempt would leave no trace; this records it in a second transaction, as
-    21 CFR 11.300(d) asks of attempts at unauthorised use: a :class:`SigningFailure` row (what
-    the lockout counts) and the audit event ``adjudication.signature_refused``. Then it raises
-    :class:`SignatureRefusedError`.
+    Call it in a transaction of its own: :func:`sign_decision` rolls back with its caller's
+    transaction when the password does not match, and 21 CFR 11.300(d) asks that attempts at
+    unauthorised use leave a trace (:func:`workbench.services.panel.sign` does this).
     """
-    try:
-        with registry.write() as session:
-            sign_decision(session, actor, decision_id, password, meaning=meaning, config=config)
-    except SignatureRefusedError as exc:
-        with registry.write() as session:
-            user = _user(session, actor)
-            session.add(SigningFailure(user_id=user.id, adjudication_id=decision_id))
-            session.flush()
-            audit.record(
-                session,
-                actor=actor.username,
-                role=actor.main_role,
-                action="adjudication.signature_refused",
-                entity_type="adjudication",
-                entity_id=decision_id,
-                reason="password did not match",
-            )
-        raise exc from None
+    user = _user(session, actor)
+    session.add(SigningFailure(user_id=user.id, adjudication_id=decision_id))
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="adjudication.signature_refused",
+        entity_type="adjudication",
+        entity_id=decision_id,
+        reason="password did not match",
+    )
 
 
 def final_decision(session: Session, registry_id: str) -> Decision | None:

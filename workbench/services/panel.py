@@ -32,7 +32,6 @@ from sqlalchemy import select
 from adjudication.consensus import Proposal
 from adjudication.vocabulary import ReadStatus
 from workbench import case_criteria
-from workbench import panel as _panel
 from workbench.actor import Actor
 from workbench.case_criteria import Reclassification
 from workbench.cases import get_case
@@ -50,6 +49,8 @@ from workbench.panel import (
     engine_now,
     not_deciding,
     propose_decision,
+    record_refused_signature,
+    sign_decision,
 )
 from workbench.policy import Action, can, visible_status
 from workbench.reading_flow import ReadRecord, reads_of_case
@@ -312,10 +313,16 @@ def sign(
     (default: the configured one).
 
     A wrong password raises :class:`SignatureRefusedError` after the attempt was recorded in a
-    transaction of its own (:func:`workbench.panel.sign`); after
+    transaction of its own (:func:`workbench.panel.record_refused_signature`); after
     :data:`MAX_REFUSED_SIGNATURES` of them signing is locked for a while.
     """
-    _panel.sign(registry, actor, decision_id, password, meaning=meaning, config=config)
+    try:
+        with registry.write() as session:
+            sign_decision(session, actor, decision_id, password, meaning=meaning, config=config)
+    except SignatureRefusedError:
+        with registry.write() as session:
+            record_refused_signature(session, actor, decision_id)
+        raise
 
 
 # --- the criteria engine -------------------------------------------------------------------
