@@ -228,3 +228,29 @@ def test_deidentified_real_series_imports(setup, sandbox, tmp_path: Path) -> Non
     assert volume.shape == (256, 256, 2, 7)  # 4D DWI, not 14 stacked slices
     assert volume.sequence_class == SequenceClass.DWI
     assert shutil.disk_usage(tmp_path).free > 0
+
+
+def test_the_policy_refuses_an_import_before_any_file_is_parsed(
+    setup, sandbox: ParserSandbox, tmp_path: Path
+) -> None:
+    """A reader may not import: refused up front, so no untrusted file reaches a parser and
+    nothing is cached or stored."""
+    from adjudication.vocabulary import Role
+    from workbench.errors import PermissionDeniedError
+    from workbench.services.imaging import import_images
+    from workbench.users import add_user
+
+    registry, coordinator = setup
+    with registry.write() as session:
+        add_user(session, "rad1", "Reader One", {Role.READER}, by=coordinator)
+        reader = resolve_actor(session, "rad1")
+    _series(tmp_path / "dicom")
+    (tmp_path / "dicom" / "not-dicom.dcm").write_bytes(b"garbage")  # would be refused later
+    with pytest.raises(PermissionDeniedError, match="import images: that needs"):
+        import_images(
+            registry, reader, tmp_path / "dicom", "PML-0001", day=0,
+            cache_root=tmp_path / "cache", sandbox=sandbox,
+        )  # fmt: skip
+    assert not (tmp_path / "cache").exists()
+    with registry.read() as session:
+        assert session.scalar(select(func.count()).select_from(Series)) == 0

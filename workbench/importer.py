@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from workbench.domain import SequenceClass, SourceKind
 from workbench.errors import NotFoundError, RegistryError, ValidationError
+from workbench.policy import Action, require
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, ImagingStudy
 from workbench.studies import SeriesRecord, add_series, add_study
@@ -282,6 +283,7 @@ def import_path(
     naming the file), :class:`ImportCancelledError` or another :class:`RegistryError`; in
     every such case nothing is written.
     """
+    require(actor, Action.IMPORT_IMAGES)  # before a single untrusted file is parsed
     started = time.perf_counter()
     sandbox = sandbox or default_sandbox()
     path = Path(path)

@@ -91,8 +91,11 @@ def _username(session: Session, user_id: int) -> str:
     return name or f"user {user_id}"
 
 
-def _view(session: Session, actor: Actor, read: Read, registry_id: str) -> ReadRecord:
-    full = check_read_access(session, actor, read)
+def _view(
+    session: Session, actor: Actor, read: Read, registry_id: str, facts: Facts | None = None
+) -> ReadRecord:
+    facts = facts if facts is not None else read_facts(session, actor, read)
+    full = check_read_access(session, actor, read, facts)
     return ReadRecord(
         id=read.id,
         registry_id=registry_id,
@@ -106,7 +109,7 @@ def _view(session: Session, actor: Actor, read: Read, registry_id: str) -> ReadR
         else None,
         confidence=read.confidence if full else None,
         comment=read.comment if full else None,
-        lesions=tuple(list_lesions(session, actor, read.id)) if full else (),
+        lesions=tuple(list_lesions(session, actor, read.id, facts)) if full else (),
     )
 
 
@@ -277,12 +280,12 @@ def reads_of_case(session: Session, actor: Actor, registry_id: str) -> list[Read
     user_id = session.scalar(select(User.id).where(User.username == actor.username))
     views = []
     for read in reads:
-        read_facts = dataclasses.replace(
+        of_read = dataclasses.replace(
             facts, read_is_own=read.reader_id == user_id, read_status=read.status
         )
-        if can(actor, Action.SEE_READ_STATUS, read_facts) is not None:
+        if can(actor, Action.SEE_READ_STATUS, of_read) is not None:
             continue  # e.g. another reader's draft, or any read while the actor is blinded
-        views.append(_view(session, actor, read, registry_id))
+        views.append(_view(session, actor, read, registry_id, of_read))
     return views
 
 

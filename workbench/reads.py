@@ -335,14 +335,17 @@ def read_facts(session: Session, actor: Actor, read: Read) -> Facts:
     )
 
 
-def check_read_access(session: Session, actor: Actor, read: Read) -> bool:
+def check_read_access(
+    session: Session, actor: Actor, read: Read, facts: Facts | None = None
+) -> bool:
     """The blinding rule (:mod:`workbench.policy`): may ``actor`` see ``read``, or its status?
 
     Returns ``True`` when the actor may see the whole read (judgement, lesions, masks) and
     ``False`` when only its status (coordinators and administrators before every assigned
-    reader has submitted). Raises :class:`PermissionDeniedError` otherwise.
+    reader has submitted). Raises :class:`PermissionDeniedError` otherwise. ``facts`` are
+    the read's :func:`read_facts` when the caller has them already (one case, many reads).
     """
-    facts = read_facts(session, actor, read)
+    facts = facts if facts is not None else read_facts(session, actor, read)
     if can(actor, Action.SEE_READ, facts) is None:
         return True
     require(actor, Action.SEE_READ_STATUS, facts)
@@ -754,13 +757,18 @@ def load_draft_labels(session: Session, actor: Actor, read_id: int, series_id: i
     return labels
 
 
-def list_lesions(session: Session, actor: Actor, read_id: int) -> list[LesionSummary]:
+def list_lesions(
+    session: Session, actor: Actor, read_id: int, facts: Facts | None = None
+) -> list[LesionSummary]:
     """The lesions of read ``read_id`` as plain values, by label (no masks).
 
-    The blinding rule applies (:func:`check_read_access`; status-only access is refused).
+    The blinding rule applies (:func:`check_read_access`; status-only access is refused);
+    ``facts`` as there.
     """
     read = _get_read(session, read_id)
-    _check_may_see(session, actor, read)
+    require(
+        actor, Action.SEE_READ, facts if facts is not None else read_facts(session, actor, read)
+    )
     rows = session.scalars(
         select(Lesion)
         .where(Lesion.read_id == read_id)

@@ -1,12 +1,12 @@
 """Imaging into the registry: importing series, correcting their class, exporting lesions.
 
-The import itself (:func:`import_images`) runs the de-identification gate and the parsers in
-a sandboxed worker and writes all or nothing; it owns its transactions.
+The import itself (:data:`import_images`, which is :func:`workbench.importer.import_path`)
+runs the de-identification gate and the parsers in a sandboxed worker and writes all or
+nothing; it owns its transactions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from workbench.actor import Actor
@@ -19,7 +19,6 @@ from workbench.importer import (
     default_sandbox,
     import_path,
 )
-from workbench.policy import Action, require
 from workbench.registry.db import Registry
 from workbench.studies import correct_sequence_class
 
@@ -33,39 +32,10 @@ __all__ = [
     "set_sequence_class",
 ]
 
-
-def import_images(
-    registry: Registry,
-    actor: Actor,
-    path: Path,
-    registry_id: str,
-    *,
-    day: int | None,
-    cache_root: Path,
-    policy_path: Path | None = None,
-    sandbox: ParserSandbox | None = None,
-    progress: Callable[[str, float], None] = lambda _text, _fraction: None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> ImportResult:
-    """Gate, load, cache and store everything under ``path`` on case ``registry_id``.
-
-    Refused before any file is parsed when the policy does not let ``actor`` import images.
-    See :func:`workbench.importer.import_path` for the errors; on any of them nothing is
-    written.
-    """
-    require(actor, Action.IMPORT_IMAGES)
-    return import_path(
-        registry,
-        actor,
-        path,
-        registry_id,
-        day=day,
-        cache_root=cache_root,
-        policy_path=policy_path,
-        sandbox=sandbox,
-        progress=progress,
-        cancelled=cancelled,
-    )
+import_images = import_path
+"""Gate, load, cache and store a path on a case, all or nothing: refused before any file is
+parsed when the policy does not let the actor import images (see
+:func:`workbench.importer.import_path`, which owns its transactions)."""
 
 
 def set_sequence_class(
