@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from tests.actors import actor_of
+from tests.signin import login
 from tests.tamper import out_of_band
 from workbench.cases import NewCase, create_case
 from workbench.cli import main
@@ -82,7 +84,13 @@ def test_a_deleted_tail_is_caught_only_with_the_anchor(
     _cases(registry, coordinator, "PML-1", "PML-2")
     anchor = admin.anchor_audit(registry)
     _delete_last_event(registry_url)
-    assert admin.verify_audit(registry) == admin.AuditCheck(anchor.events - 1)
+    verified = admin.verify_audit(registry)
+    assert verified.intact  # the chain alone is fooled
+    assert verified.events == anchor.events - 1
+    # The deleted event created case PML-2: its row is live but no longer in the trail.
+    assert [(f.table, f.row_id, f.problem) for f in verified.findings] == [
+        ("cases", 2, "not in the audit trail")
+    ]
     check = admin.check_anchor(registry, anchor)
     assert not check.contained
     assert check.problem is not None
@@ -116,7 +124,7 @@ def test_a_broken_or_empty_trail_is_not_anchored(
 ) -> None:
     with pytest.raises(ValidationError, match="empty"):
         admin.anchor_audit(sqlite_registry)
-    _cases(sqlite_registry, admin.sign_in(sqlite_registry, "coordinator"), "PML-1")
+    _cases(sqlite_registry, actor_of(sqlite_registry, "coordinator"), "PML-1")
     with out_of_band(sqlite_url) as conn:
         conn.execute(update(AuditEvent).where(AuditEvent.id == 1).values(actor="x"))
     with pytest.raises(ValidationError, match=r"audit event 1: .*not anchored"):
@@ -126,7 +134,7 @@ def test_a_broken_or_empty_trail_is_not_anchored(
 def test_anchor_file_is_private_and_never_silently_replaced(
     sqlite_registry: Registry, tmp_path: Path
 ) -> None:
-    admin.sign_in(sqlite_registry, "coordinator")
+    actor_of(sqlite_registry, "coordinator")
     anchor = admin.anchor_audit(sqlite_registry)
     folder = tmp_path / "anchors"
     folder.mkdir()
@@ -214,11 +222,13 @@ def test_cli_anchor_and_verify(
         *("case", "add", "--id", "PML-1", "--site", "S1", "--sex", "male"),
         *("--age-band", "20-29", "--condition", "hiv"),
     )
+    login(sqlite_url, "coordinator")  # the sign-in's own events come first
+    base = int(run(capsys, "--db", sqlite_url, "audit", "verify")[1].split()[3])
     assert run(capsys, "--db", sqlite_url, *add)[0] == 0
     first, second = tmp_path / "day1.json", tmp_path / "day2.json"
     code, out, err = run(capsys, "--db", sqlite_url, "audit", "anchor", str(first))
     assert (code, err) == (0, "")
-    assert "anchored the audit trail at event 2 (2 events, " in out
+    assert f"anchored the audit trail at event {base + 1} ({base + 1} events, " in out
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
     code, _, err = run(capsys, "--db", sqlite_url, "audit", "anchor", str(first))
     assert code == 1
@@ -231,24 +241,28 @@ def test_cli_anchor_and_verify(
     verify = ("--db", sqlite_url, "audit", "verify", "--anchor", str(first), "--anchor")
     code, out, err = run(capsys, *verify, str(second))
     assert (code, err) == (0, "")
-    assert out.splitlines()[0] == "audit chain intact: 3 event(s)"
-    assert out.splitlines()[1].startswith(f"anchor {first} (2 events at 20")
+    assert out.splitlines()[0] == f"audit chain intact: {base + 2} event(s)"
+    assert out.splitlines()[1].startswith(f"anchor {first} ({base + 1} events at 20")
     assert out.splitlines()[1].endswith("Z): contained")
 
     _delete_last_event(sqlite_url)
     code, out, err = run(capsys, "--db", sqlite_url, "audit", "verify")
-    assert (code, out) == (0, "audit chain intact: 2 event(s)\n")  # the chain alone is fooled
+    assert out == f"audit chain intact: {base + 1} event(s)\n"  # the chain alone is fooled
+    # ... but not the reconciliation: the deleted event created case PML-2.
+    assert code == 1
+    assert err.splitlines()[0] == "error: cases row 2: not in the audit trail"
     code, out, err = run(capsys, *verify, str(second))
     assert code == 1
-    assert f"anchor {first} (2 events at " in out  # the older anchor still holds
-    assert err.count("\n") == 1
-    assert err.startswith(f"error: anchor {second} (3 events at ")
-    assert "not contained: audit event 3, the anchored head, is gone" in err
+    assert f"anchor {first} ({base + 1} events at " in out  # the older anchor still holds
+    assert err.count("\n") == 3  # the anchor, the row, how many rows
+    assert err.startswith(f"error: anchor {second} ({base + 2} events at ")
+    assert f"not contained: audit event {base + 2}, the anchored head, is gone" in err
 
     code, out, err = run(capsys, *verify, str(tmp_path / "missing.json"))
     assert (code, out) == (2, "")
     assert err == f"error: {tmp_path / 'missing.json'}: no such audit anchor file\n"
-    second.write_text(second.read_text().replace('"head_id": 3', '"head_id": -3'))
+    head = f'"head_id": {base + 2}'
+    second.write_text(second.read_text().replace(head, f'"head_id": -{base + 2}'))
     code, out, err = run(capsys, *verify, str(second))
     assert (code, out) == (2, "")
-    assert err.startswith(f"error: {second}: head_id: -3 is not a whole number")
+    assert err.startswith(f"error: {second}: head_id: -{base + 2} is not a whole number")

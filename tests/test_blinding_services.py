@@ -15,7 +15,7 @@ import pytest
 
 from adjudication.consensus import Proposal
 from adjudication.vocabulary import Certainty, ImagingJudgement, Role
-from tests.actors import AUDITOR
+from tests.actors import AUDITOR, actor_of
 from tests.test_panel import CONFIG, Panel, _box, _discordant_case, _propose, _read, _status
 from tests.test_panel import panel as panel
 from tests.test_review_flow import sandbox  # noqa: F401 - the module-scoped parser fixture
@@ -68,7 +68,7 @@ def test_a_coordinator_does_not_assign_themselves(panel: Panel) -> None:
         p.registry, p.s.coordinator, "coord.reader", "Coordinator Reader",
         {Role.COORDINATOR, Role.READER},
     )  # fmt: skip
-    me = admin.sign_in(p.registry, both.username)
+    me = actor_of(p.registry, both.username)
     _discordant_case(p)
     with pytest.raises(PermissionDeniedError, match="assign themselves"):
         cases.assign(p.registry, me, "PML-0001", readers=[me.username])
@@ -84,7 +84,7 @@ def test_a_coordinator_assigned_as_reader_is_blinded_like_any_reader(panel: Pane
         p.registry, p.s.coordinator, "coord.reader", "Coordinator Reader",
         {Role.COORDINATOR, Role.READER},
     )  # fmt: skip
-    me = admin.sign_in(p.registry, "coord.reader")
+    me = actor_of(p.registry, "coord.reader")
     _discordant_case(p)
     _propose(p, p.panel1, Proposal(Certainty.NOT_CLASSIFIABLE, None, "Readers disagree here."))
     before, _ = cases.load_case(p.registry, me, "PML-0001")
@@ -147,7 +147,7 @@ def test_no_data_layer_read_of_panel_work_goes_without_an_actor(panel: Panel) ->
         p.registry, p.s.coordinator, "coord.reader", "Coordinator Reader",
         {Role.COORDINATOR, Role.READER},
     )  # fmt: skip
-    me = admin.sign_in(p.registry, "coord.reader")
+    me = actor_of(p.registry, "coord.reader")
     _discordant_case(p)
     assert "PML-0001" in {r.registry_id for r in panel_service.reclassify(p.registry, me)}
     cases.assign(p.registry, p.s.coordinator, "PML-0001", readers=[me.username])

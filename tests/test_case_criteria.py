@@ -14,6 +14,7 @@ from workbench.errors import PermissionDeniedError
 from workbench.labs import LabEntry, add_lab_result
 from workbench.reading_flow import assign
 from workbench.reads import save_draft, start_or_resume_draft, submit_read
+from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, Decision, User
 from workbench.users import Actor, add_user, resolve_actor
@@ -79,14 +80,22 @@ def test_reclassify_reports_a_decision_the_criteria_no_longer_give(
     with registry.write() as session:
         case = session.scalars(select(Case)).one()
         panel_member = session.scalars(select(User).where(User.username == "coordinator")).one()
-        session.add(
-            Decision(
-                case_id=case.id,
-                certainty=Certainty.PROBABLE,
-                engine_version="AAN2013/1",
-                is_final=True,
-                created_by_id=panel_member.id,
-            )
+        decision = Decision(
+            case_id=case.id,
+            certainty=Certainty.PROBABLE,
+            engine_version="AAN2013/1",
+            is_final=True,
+            created_by_id=panel_member.id,
+        )
+        session.add(decision)
+        session.flush()
+        audit.record(  # the registry refuses a new decision without its audit event
+            session,
+            actor=panel_member.username,
+            role="panel",
+            action="adjudication.final",
+            entity_type="adjudication",
+            entity_id=decision.id,
         )
     with registry.read() as session:
         (row,) = reclassify(session, coordinator)
@@ -110,10 +119,13 @@ def test_imaging_comes_from_submitted_reads(
 
 
 def test_reclassify_command_on_the_demo(capsys: pytest.CaptureFixture[str], demo_registry) -> None:
+    from tests.signin import login
     from workbench.cli import main
+    from workbench.demo.build import DEMO_PASSWORD
 
     registry, _ = demo_registry
-    assert main(["--db", registry.url, "--user", "tester", "reclassify"]) == 0
+    login(registry.url, "tester", DEMO_PASSWORD)
+    assert main(["--db", registry.url, "reclassify"]) == 0
     out = capsys.readouterr().out
     assert "10 case(s): 1 would change category, 7 without a final decision yet" in out
 

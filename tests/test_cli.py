@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,14 +11,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.signin import TEST_PASSWORD, login, sign_in_for
 from tests.tamper import out_of_band
 from workbench.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the command line as the registry's coordinator, signing them in first (as the
+    registry's first user) when nobody is signed in to that registry yet."""
+    url = argv[argv.index("--db") + 1] if "--db" in argv else None
+    if url not in _UNUSABLE and "corrupt" not in str(url):
+        sign_in_for(argv)
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+_UNUSABLE = {"nonsense://", "not a url", "postgresql+psycopg://postgres@127.0.0.1:1/test"}
 
 
 ADD = (
@@ -124,7 +134,7 @@ def test_audit_verify_detects_an_edited_row(capsys, sqlite_url: str, tmp_path: P
     assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
     code, out, _ = run(capsys, "--db", sqlite_url, "audit", "verify")
     assert code == 0
-    assert "audit chain intact: 2 event(s)" in out
+    assert re.search(r"audit chain intact: \d+ event\(s\)", out)
     with out_of_band(sqlite_url) as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 2"))
     code, _, err = run(capsys, "--db", sqlite_url, "audit", "verify")
@@ -134,9 +144,8 @@ def test_audit_verify_detects_an_edited_row(capsys, sqlite_url: str, tmp_path: P
 
 def test_unknown_user_is_refused_once_the_registry_has_users(capsys, sqlite_url: str) -> None:
     assert run(capsys, "--db", sqlite_url, *ADD)[0] == 0
-    code, _, err = run(capsys, "--db", sqlite_url, "--user", "stranger", *ADD)
-    assert code == 1
-    assert "user 'stranger' is not known to this registry" in err
+    with pytest.raises(AssertionError, match="sign-in refused: unknown user or wrong password"):
+        login(sqlite_url, "stranger")
 
 
 def test_python_dash_m_entry_point() -> None:
@@ -386,7 +395,10 @@ def test_export_seg_command(capsys: pytest.CaptureFixture[str], sqlite_url: str,
     registry = Registry.open(sqlite_url)
     with registry.write() as session:
         add_user(
-            session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
+            session,
+            *("rad1", "Dr Reader", {Role.READER}),
+            by=resolve_actor(session, "coordinator"),
+            password=TEST_PASSWORD,
         )
         _assign_reader(session, "rad1")
     with registry.write() as session:
@@ -443,7 +455,10 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
     registry = Registry.open(sqlite_url)
     with registry.write() as session:
         add_user(
-            session, "rad1", "Dr Reader", {Role.READER}, by=resolve_actor(session, "coordinator")
+            session,
+            *("rad1", "Dr Reader", {Role.READER}),
+            by=resolve_actor(session, "coordinator"),
+            password=TEST_PASSWORD,
         )
         _assign_reader(session, "rad1")
         series = session.get(Series, 1)
@@ -500,7 +515,10 @@ def test_import_mask_into_a_draft(capsys: pytest.CaptureFixture[str], sqlite_url
     (seg,) = sorted(outdir.glob("*.dcm"))
     with registry.write() as session:
         add_user(
-            session, "rad2", "Dr Second", {Role.READER}, by=resolve_actor(session, "coordinator")
+            session,
+            *("rad2", "Dr Second", {Role.READER}),
+            by=resolve_actor(session, "coordinator"),
+            password=TEST_PASSWORD,
         )
         _assign_reader(session, "rad2")
     second = ("--db", sqlite_url, "--user", "rad2", "import-mask", str(seg))

@@ -19,7 +19,8 @@ import workbench.cli
 from workbench.cli import main
 
 COMMANDS = (
-    *("gui", "demo", "cases", "case", "read", "decision", "labs", "user", "import"),
+    *("login", "logout", "whoami", "gui", "demo", "cases", "case", "read", "decision", "labs"),
+    *("user", "db-role", "import"),
     *("deid-check", "deidentify", "lesions", "import-mask", "export-seg", "criteria"),
     *("reclassify", "bench", "series", "convert", "db", "audit", "config"),
 )
@@ -31,6 +32,7 @@ ACTIONS = {
     "decision": ("propose", "sign", "list"),
     "labs": ("import",),
     "user": ("add", "passwd", "list"),
+    "db-role": ("grant", "revoke", "list"),
     "series": ("set-class",),
     "db": ("upgrade",),
     "audit": ("verify", "anchor"),

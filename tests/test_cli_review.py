@@ -1,8 +1,8 @@
 """The review flow from the command line: reads, panel decisions, signatures, history, config.
 
 Everything runs through :func:`workbench.cli.main` against a real SQLite registry, acting as
-different users with ``--user``. Readers draw their lesions with the Python API (the command
-line has no drawing), then submit from the command line.
+different users, each signed in with ``pml-workbench login`` first. Readers draw their lesions
+with the Python API (the command line has no drawing), then submit from the command line.
 """
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
+from tests.signin import NO_SIGN_IN, TEST_PASSWORD, login, signed_in_user
 from workbench.cli import main
 from workbench.registry.db import Registry
-from workbench.registry.models import AuditEvent, Series, User
-from workbench.users import check_password
+from workbench.registry.models import AuditEvent, Series
+from workbench.services import signin
+from workbench.users import check_password, read_password_hash
 
 CASE = "PML-0042"
 PASSWORDS = {"neuro1": "neuro-one-secret", "neuro2": "neuro-two-secret"}
@@ -34,12 +36,17 @@ class Cli:
     url: str
     capsys: pytest.CaptureFixture[str]
     monkeypatch: pytest.MonkeyPatch
+    passwords: dict[str, str] = field(default_factory=dict)
+    """Each person's own password (default :data:`TEST_PASSWORD`)."""
 
     def __call__(self, *argv: str, user: str | None = None, stdin: str | None = None):
+        """Run ``argv`` as ``user`` (default: the coordinator), signing them in first."""
+        who = user or "coordinator"
+        if argv and argv[0] not in NO_SIGN_IN and signed_in_user(self.url) != who:
+            login(self.url, who, self.passwords.get(who, TEST_PASSWORD))
         if stdin is not None:
             self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        who = ("--user", user) if user else ()
-        code = main(["--db", self.url, *who, *argv])
+        code = main(["--db", self.url, *argv])
         out, err = self.capsys.readouterr()
         return code, out, err
 
@@ -48,6 +55,18 @@ class Cli:
         assert code == 0, err
         assert "error:" not in err  # (an import reports its progress on stderr)
         return out
+
+    def add_user(self, name: str, role: str, password: str = TEST_PASSWORD) -> None:
+        """Add ``name`` as the coordinator, with a one-time password they replace by
+        ``password`` at their first sign-in."""
+        out = self.ok(
+            *("user", "add", name, "--name", f"Dr {name.title()}", "--role", role),
+            "--password-stdin",
+            stdin=f"one-time-{name}\n",
+        )
+        assert out.strip() == f"added user {name} with a one-time password"
+        login(self.url, name, f"one-time-{name}", new_password=password)
+        self.passwords[name] = password
 
 
 def _write_series(folder: Path) -> None:
@@ -107,14 +126,9 @@ def cli(
     _write_series(tmp_path / "flair")
     run.ok("import", str(tmp_path / "flair"), "--case", CASE, "--day", "0")
     for name in ("rad1", "rad2"):
-        run.ok("user", "add", name, "--name", f"Dr {name}", "--role", "reader")
+        run.add_user(name, "reader")
     for name, secret in PASSWORDS.items():
-        out = run.ok(
-            *("user", "add", name, "--name", f"Dr {name.title()}", "--role", "panel"),
-            "--password-stdin",
-            stdin=secret + "\n",
-        )
-        assert out.strip() == f"added user {name} with a password"
+        run.add_user(name, "panel", secret)
     registry = Registry.open(sqlite_url)
     with registry.write() as session:  # the coordinator marks the case complete
         case = get_case(session, CASE)
@@ -299,43 +313,58 @@ def test_a_corrected_read_reassesses_the_case(cli: Cli) -> None:
 
 
 def test_user_passwd_rules(cli: Cli, sqlite_url: str) -> None:
-    code, _, err = cli("user", "passwd", "--password-stdin", user="rad1", stdin="short\n")
+    own = ("user", "passwd", "--password-stdin")
+    code, _, err = cli(*own, user="rad1", stdin=f"{TEST_PASSWORD}\nshort\n")
     assert code == 1
     assert err.strip() == (
         "error: password of 'rad1': shorter than 8 characters; choose a longer one "
         "(nothing was changed)"
     )
-    assert cli.ok("user", "passwd", "--password-stdin", user="rad1", stdin="rad1-secret\n") == (
-        "password of rad1 set\n"
-    )
     code, _, err = cli("user", "passwd", "rad2", "--password-stdin", user="rad1", stdin="x" * 9)
     assert code == 1
     assert "may not set the password of 'rad2'" in err
     assert "coordinator or admin role" in err
-    cli.ok("user", "passwd", "rad2", "--password-stdin", stdin="set-by-coordinator\n")
     code, _, err = cli("user", "passwd", "nobody", "--password-stdin", stdin="long-enough\n")
     assert code == 1
     assert "user 'nobody' is not known" in err
 
-    answers = iter(["set-by-coordinator", "first-entry", "second-entry"])
+    # Changing one's own password needs the current one.
+    code, _, err = cli(*own, user="rad1", stdin="taken-over\n")
+    assert code == 1
+    assert "no new password (after the current one)" in err
+    code, _, err = cli(*own, user="rad1", stdin="wrong-guess\ntaken-over\n")
+    assert code == 1
+    assert "does not match; nothing was changed" in err
+    assert cli.ok(*own, user="rad1", stdin=f"{TEST_PASSWORD}\nrad1-better\n") == (
+        "password of rad1 set\n"
+    )
+    cli.passwords["rad1"] = "rad1-better"
+
+    # A coordinator's reset is a one-time password: it ends rad2's sessions, and whoever
+    # signs in with it must choose a new one, so rad2's own password stops working.
+    code, _, err = cli(*own, user="rad2", stdin=f"{TEST_PASSWORD}\nrad2-own-pass\n")
+    assert code == 0, err
+    cli.passwords["rad2"] = "rad2-own-pass"
+    registry = Registry.open(sqlite_url)
+    window = signin.sign_in(registry, "rad2", "rad2-own-pass", client="window")
+    out = cli.ok("user", "passwd", "rad2", "--password-stdin", stdin="set-by-coordinator\n")
+    assert "reset to a one-time password" in out
+    with pytest.raises(signin.SessionEndedError, match=r"has ended \(password reset\)"):
+        signin.resume(registry, window.token)
+    registry.close()
+    assert "one-time password" in cli.ok("user", "list")
+    with pytest.raises(AssertionError, match="one-time password: give a new one"):
+        login(sqlite_url, "rad2", "set-by-coordinator")
+    with pytest.raises(AssertionError, match="sign-in refused: unknown user or wrong password"):
+        login(sqlite_url, "rad2", "rad2-own-pass")
+    login(sqlite_url, "rad2", "set-by-coordinator", new_password="rad2-newest")
+    cli.passwords["rad2"] = "rad2-newest"
+
+    answers = iter(["rad2-newest", "first-entry", "second-entry"])
     cli.monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     code, _, err = cli("user", "passwd", user="rad2")
     assert code == 1
     assert "the two entries differ" in err
-
-    # Changing one's own password needs the current one: naming a colleague with --user is
-    # not enough to take over their password, and then their signature.
-    code, _, err = cli("user", "passwd", "--password-stdin", user="rad1", stdin="taken-over\n")
-    assert code == 1
-    assert "no new password (after the current one)" in err
-    code, _, err = cli(
-        "user", "passwd", "--password-stdin", user="rad1", stdin="wrong-guess\ntaken-over\n"
-    )
-    assert code == 1
-    assert "does not match; nothing was changed" in err
-    assert cli.ok(
-        "user", "passwd", "--password-stdin", user="rad1", stdin="rad1-secret\nrad1-better\n"
-    ) == ("password of rad1 set\n")
 
     code, _, err = cli(
         "user", "add", "rad3", "--name", "Dr Three", "--role", "reader", "--password-stdin",
@@ -347,22 +376,30 @@ def test_user_passwd_rules(cli: Cli, sqlite_url: str) -> None:
 
     registry = Registry.open(sqlite_url)
     with registry.read() as session:
-        hashes = {u.username: u.password_hash or "" for u in session.scalars(select(User))}
+        hashes = {
+            name: read_password_hash(session, name) or "" for name in ("rad1", "rad2", "neuro1")
+        }
         events = [
-            (e.actor, e.entity_id, e.before, e.after, e.reason)
+            (e.actor, e.action, e.entity_id, e.after)
             for e in session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "user.password_set")
+                select(AuditEvent)
+                .where(AuditEvent.action.in_(["user.password_set", "user.password_reset"]))
+                .order_by(AuditEvent.id)
             )
         ]
     registry.close()
     assert check_password("rad1-better", hashes["rad1"])
-    assert check_password("set-by-coordinator", hashes["rad2"])
+    assert check_password("rad2-newest", hashes["rad2"])
     assert hashes["rad1"].startswith("scrypt$")
-    assert [e[:4] for e in events][-3:] == [
-        ("rad1", "rad1", None, {"password": "set"}),
-        ("coordinator", "rad2", None, {"password": "set"}),
-        ("rad1", "rad1", None, {"password": "changed"}),
+    assert [e[:3] for e in events][-6:] == [
+        ("coordinator", "user.password_reset", "neuro2"),
+        ("neuro2", "user.password_set", "neuro2"),
+        ("rad1", "user.password_set", "rad1"),
+        ("rad2", "user.password_set", "rad2"),
+        ("coordinator", "user.password_reset", "rad2"),
+        ("rad2", "user.password_set", "rad2"),
     ]
+    assert events[-2][3] == {"password": "one-time", "must_change": True, "sessions_ended": 1}
     stored = json.dumps(events)
     assert "secret" not in stored
     assert "scrypt" not in stored

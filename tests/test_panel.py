@@ -21,7 +21,6 @@ from workbench.domain import CaseStatus
 from workbench.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from workbench.importer import ParserSandbox
 from workbench.panel import (
-    MAX_REFUSED_SIGNATURES,
     DecisionState,
     SignatureRefusedError,
     case_history,
@@ -396,58 +395,52 @@ def test_a_proposal_is_weighed_with_its_own_alternative_diagnosis(panel: Panel) 
         assert not case_inputs(session, AUDITOR, case).inputs.alternative_diagnosis
 
 
-def test_signing_locks_after_repeated_wrong_passwords(panel: Panel) -> None:
-    p = panel
-    _read(p, p.s.reader, ImagingJudgement.YES)
-    _read(p, p.s.other_reader, ImagingJudgement.YES)
-    decision_id = _propose(p, p.panel1, PROBABLE)
-    for _ in range(MAX_REFUSED_SIGNATURES):
-        with pytest.raises(SignatureRefusedError):
-            sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG)
-    with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1'"):
-        sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG)
-    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)  # others may
-    (decision,) = _decisions(p)
-    assert [s.username for s in decision.signatures] == ["panel2"]
-
-
-def test_the_lockout_counts_signing_failures_in_their_table(panel: Panel) -> None:
-    """Each refused signature is a row for its decision; the lockout counts recent rows."""
+def test_wrong_signing_passwords_slow_down_that_source_only(
+    panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wrong passwords slow further attempts from the same workstation at the same account;
+    nobody can lock a colleague out, and every refusal is recorded."""
     import datetime as dt
 
     from sqlalchemy import func
 
-    from workbench.panel import LOCKOUT
-    from workbench.registry.models import AuditEvent, SigningFailure, User, utcnow
+    from workbench import auth
+    from workbench.registry.models import AuditEvent, AuthFailure, utcnow
 
     p = panel
     _read(p, p.s.reader, ImagingJudgement.YES)
     _read(p, p.s.other_reader, ImagingJudgement.YES)
     decision_id = _propose(p, p.panel1, PROBABLE)
-    for _ in range(MAX_REFUSED_SIGNATURES - 1):
+    here, there = "mallory@ws-1", "panel1@ws-2"
+    for _ in range(auth.FREE_ATTEMPTS):
         with pytest.raises(SignatureRefusedError):
-            sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG)
-    with p.registry.write() as session:
-        ids = dict(session.execute(select(User.username, User.id)).all())
-        failures = list(session.scalars(select(SigningFailure)))
-        assert [(f.user_id, f.adjudication_id) for f in failures] == [
-            (ids["panel1"], decision_id)
-        ] * (MAX_REFUSED_SIGNATURES - 1)
-        # One more failure with no audit event beside it, and enough expired ones of panel2.
-        session.add(SigningFailure(user_id=ids["panel1"], adjudication_id=decision_id))
-        expired = utcnow() - LOCKOUT - dt.timedelta(minutes=1)
-        session.add_all(
-            SigningFailure(user_id=ids["panel2"], occurred_at=expired)
-            for _ in range(MAX_REFUSED_SIGNATURES)
-        )
+            sign(p.registry, p.panel1, decision_id, "guess", config=CONFIG, source=here)
+    # The next attempt from there is not even checked, right password or not...
+    with pytest.raises(auth.TooManyAttemptsError, match="try again in 1 s"):
+        sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG, source=here)
+    # ...but panel1 at their own workstation, and panel2 anywhere, are not slowed down.
+    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG, source=here)
     with p.registry.read() as session:
+        failures = session.execute(
+            select(AuthFailure.username, AuthFailure.source, AuthFailure.purpose)
+        ).all()
+        assert failures == [("panel1", here, "signing")] * auth.FREE_ATTEMPTS
         refused = select(func.count()).where(AuditEvent.action == "adjudication.signature_refused")
-        assert session.scalar(refused) == MAX_REFUSED_SIGNATURES - 1
-    with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1' after 5"):
-        sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG)
-    sign(p.registry, p.panel2, decision_id, PASSWORD["panel2"], config=CONFIG)  # expired
+        assert session.scalar(refused) == auth.FREE_ATTEMPTS
+    # Each further failure doubles the wait; it ends with the backoff window.
+    later = utcnow() + auth.BACKOFF_WINDOW + dt.timedelta(seconds=1)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    sign(p.registry, p.panel1, decision_id, PASSWORD["panel1"], config=CONFIG, source=there)
     (decision,) = _decisions(p)
-    assert [s.username for s in decision.signatures] == ["panel2"]
+    assert sorted(s.username for s in decision.signatures) == ["panel1", "panel2"]
+
+
+def test_the_backoff_doubles_and_is_capped() -> None:
+    from workbench.auth import FREE_ATTEMPTS, MAX_DELAY, delay_after
+
+    waits = [delay_after(n).total_seconds() for n in range(FREE_ATTEMPTS + 4)]
+    assert waits == [0.0] * FREE_ATTEMPTS + [1.0, 2.0, 4.0, 8.0]
+    assert delay_after(FREE_ATTEMPTS + 40) == MAX_DELAY
 
 
 # --- the panel's services (workbench.services.panel) ------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -254,9 +255,7 @@ _DISCORDANT = {
 def _registry_at_0003_with_audited_review(url: str) -> None:
     """A registry at revision 0003 whose assessments and wrong passwords are only events."""
     from alembic import command
-    from sqlalchemy.orm import Session
 
-    from workbench.registry import audit
     from workbench.registry.db import _alembic_config, create_registry_engine
 
     engine = create_registry_engine(url)
@@ -291,27 +290,54 @@ def _registry_at_0003_with_audited_review(url: str) -> None:
             ),
             when,
         )
-    with Session(engine) as session, session.begin():
+    # The events as revision 0003 wrote them (its columns only), chained by hash.
+    from adjudication.audit import GENESIS_HASH, canonical_time, event_hash
+    from workbench.registry.models import utcnow
 
-        def event(actor: str, action: str, entity: str, after: dict | None = None) -> None:
-            entity_type = "case" if action == "case.discordance" else "adjudication"
-            audit.record(
-                session,
-                actor=actor,
-                role=None,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity,
-                after=after,
+    chain = [GENESIS_HASH]
+
+    def event(actor: str, action: str, entity: str, after: dict | None = None) -> None:
+        entity_type = "case" if action == "case.discordance" else "adjudication"
+        at = utcnow()
+        fields = {
+            "occurred_at": canonical_time(at),
+            "actor": actor,
+            "role": None,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity,
+            "before": None,
+            "after": after,
+            "reason": None,
+        }
+        digest = event_hash(chain[-1], fields)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, actor, role, action, entity_type, "
+                    "entity_id, before, after, reason, prev_hash, hash) VALUES (:at, :actor, "
+                    "NULL, :action, :type, :entity, NULL, :after, NULL, :prev, :hash)"
+                ),
+                {
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "type": entity_type,
+                    "entity": entity,
+                    "after": None if after is None else json.dumps(after),
+                    "prev": chain[-1],
+                    "hash": digest,
+                },
             )
+        chain.append(digest)
 
-        event("workbench", "case.discordance", "PML-1", _CONCORDANT)
-        event("reader2", "case.discordance", "PML-1", _DISCORDANT)
-        event("reader2", "case.discordance", "PML-GONE", _DISCORDANT)  # no such case
-        for _ in range(5):
-            event("panel1", "adjudication.signature_refused", "7")
-        event("panel1", "adjudication.signature_refused", "99")  # no such decision
-        event("ghost", "adjudication.signature_refused", "7")  # no such user
+    event("workbench", "case.discordance", "PML-1", _CONCORDANT)
+    event("reader2", "case.discordance", "PML-1", _DISCORDANT)
+    event("reader2", "case.discordance", "PML-GONE", _DISCORDANT)  # no such case
+    for _ in range(5):
+        event("panel1", "adjudication.signature_refused", "7")
+    event("panel1", "adjudication.signature_refused", "99")  # no such decision
+    event("ghost", "adjudication.signature_refused", "7")  # no such user
     engine.dispose()
 
 
@@ -319,16 +345,13 @@ def test_upgrading_keeps_discordance_assessments_and_lockouts(registry_url: str)
     """Revision 0004 fills its tables from the audit events a 0003 registry recorded."""
     from alembic import command
 
-    from adjudication.vocabulary import Role
-    from workbench.errors import PermissionDeniedError
-    from workbench.panel import _check_not_locked_out, latest_discordance
+    from workbench.panel import latest_discordance
     from workbench.registry import audit
     from workbench.registry.db import _alembic_config
-    from workbench.registry.models import DiscordanceAssessment, SigningFailure
+    from workbench.registry.models import AuthFailure, DiscordanceAssessment
 
     _registry_at_0003_with_audited_review(registry_url)
     registry = Registry.open(registry_url)
-    panel1 = Actor("panel1", "panel1", frozenset({Role.PANEL}))
 
     def check() -> None:
         with registry.read() as session:
@@ -341,19 +364,26 @@ def test_upgrading_keeps_discordance_assessments_and_lockouts(registry_url: str)
             assert latest_discordance(session, AUDITOR, "PML-1") == _DISCORDANT
             with pytest.raises(NotFoundError):  # its events were not backfilled
                 latest_discordance(session, AUDITOR, "PML-GONE")
-            failures = list(session.scalars(select(SigningFailure).order_by(SigningFailure.id)))
-            assert [(f.user_id, f.adjudication_id) for f in failures] == [(2, 7)] * 5 + [(2, None)]
-            with pytest.raises(PermissionDeniedError, match="signing is locked for 'panel1'"):
-                _check_not_locked_out(session, panel1)
+            # Revision 0005 carries the signing failures over, per account, source unknown.
+            failures = list(session.scalars(select(AuthFailure).order_by(AuthFailure.id)))
+            assert [(f.username, f.source, f.purpose) for f in failures] == [
+                ("panel1", "unrecorded", "signing")
+            ] * 6
             assert audit.verify(session) is None
-            assert session.scalar(select(func.count()).select_from(AuditEvent)) == 10
+            events = select(func.count()).where(AuditEvent.action != "audit.baseline")
+            assert session.scalar(events) == 10
 
     check()
     with registry.engine.connect() as conn:
         command.downgrade(_alembic_config(conn), "0003")
         conn.commit()
         tables = set(inspect(conn).get_table_names())
-    assert not tables & {"discordance_assessments", "signing_failures"}
+    assert not tables & {
+        "discordance_assessments",
+        "signing_failures",
+        "auth_failures",
+        "sign_in_sessions",
+    }
     assert upgrade(registry.engine) is True
     check()  # the events are still there, and fill the tables again
     registry.close()

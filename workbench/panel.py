@@ -38,6 +38,7 @@ from adjudication.criteria import Result, evaluate
 from adjudication.criteria_io import result_json
 from adjudication.vocabulary import Certainty, Pathway, Role
 from workbench.actor import Actor
+from workbench.auth import check_backoff, default_source
 from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
 from workbench.errors import (
@@ -51,17 +52,16 @@ from workbench.reads import case_facts
 from workbench.registry import audit
 from workbench.registry.models import (
     AuditEvent,
+    AuthFailure,
     Case,
     Decision,
     DiscordanceAssessment,
     Read,
     Signature,
-    SigningFailure,
     User,
-    utcnow,
 )
 from workbench.review_config import ReviewConfig, load_review_config
-from workbench.users import check_password
+from workbench.users import check_password, read_password_hash
 
 DECIDING_STATUSES = frozenset({CaseStatus.DISCORDANT, CaseStatus.IN_ADJUDICATION, CaseStatus.FINAL})
 """Case statuses in which the panel proposes a decision (over a final one: a change)."""
@@ -419,8 +419,12 @@ def sign_decision(
     *,
     meaning: str | None = None,
     config: ReviewConfig | None = None,
+    source: str | None = None,
 ) -> Decision:
     """Sign a pending decision with the actor's password, entered again, and a meaning.
+
+    Wrong passwords slow down further attempts from ``source`` (default: this workstation,
+    :func:`workbench.auth.default_source`) as at sign-in (:func:`workbench.auth.delay_after`).
 
     The signature records the signer's printed name, the time (UTC) and the meaning
     (default: the configured one). When ``signatures_required`` panel members have signed, the
@@ -437,13 +441,19 @@ def sign_decision(
         select(Case).where(Case.id == decision.case_id).with_for_update(of=Case)
     ).one()
     user = _require_panel_member(session, actor, case)
-    if not user.password_hash:
+    stored = read_password_hash(session, actor.username)
+    if not stored:
         raise ValidationError(
             f"user {actor.username!r} has no password set, and a signature needs one; set it "
             "with 'pml-workbench user passwd'"
         )
-    _check_not_locked_out(session, actor)
-    if not check_password(password, user.password_hash):
+    if user.must_change_password:
+        raise PermissionDeniedError(
+            f"the password of {actor.username!r} is a one-time password set by an "
+            "administrator; choose your own ('pml-workbench user passwd') before signing"
+        )
+    check_backoff(session, actor.username, source or default_source())
+    if not check_password(password, stored):
         raise SignatureRefusedError(
             f"signature refused: the password of {actor.username!r} does not match; nothing "
             "was signed"
@@ -514,51 +524,23 @@ def sign_decision(
     return decision
 
 
-MAX_REFUSED_SIGNATURES = 5
-"""Wrong passwords within :data:`LOCKOUT` after which signing is locked for the user."""
-LOCKOUT = dt.timedelta(minutes=15)
-
-
-def _check_not_locked_out(session: Session, actor: Actor) -> None:
-    """Refuse signing after :data:`MAX_REFUSED_SIGNATURES` wrong passwords in :data:`LOCKOUT`.
-
-    The wrong passwords are the actor's :class:`SigningFailure` rows, written by :func:`sign`.
-    """
-    since = utcnow() - LOCKOUT
-    user = _user(session, actor)
-    refused = list(
-        session.scalars(
-            select(SigningFailure.occurred_at)
-            .where(SigningFailure.user_id == user.id, SigningFailure.occurred_at >= since)
-            .order_by(SigningFailure.occurred_at)
-        )
-    )
-    if len(refused) >= MAX_REFUSED_SIGNATURES:
-        first = refused[-MAX_REFUSED_SIGNATURES]
-        if first.tzinfo is not None:
-            first = first.astimezone(dt.UTC)
-        until = first + LOCKOUT
-        raise PermissionDeniedError(
-            f"signing is locked for {actor.username!r} after {len(refused)} wrong passwords "
-            f"in {LOCKOUT.seconds // 60} minutes; try again after {until:%H:%M} UTC (the "
-            "attempts are in the audit trail)"
-        )
-
-
 class SignatureRefusedError(PermissionDeniedError):
     """A signature refused because the password did not match (the attempt is audited)."""
 
 
-def record_refused_signature(session: Session, actor: Actor, decision_id: int) -> None:
-    """Record a signature refused for a wrong password: a :class:`SigningFailure` row (what
-    the lockout counts) and the audit event ``adjudication.signature_refused``.
+def record_refused_signature(
+    session: Session, actor: Actor, decision_id: int, *, source: str | None = None
+) -> None:
+    """Record a signature refused for a wrong password: an :class:`AuthFailure` row (what the
+    backoff counts, per account and source) and the audit event
+    ``adjudication.signature_refused``.
 
     Call it in a transaction of its own: :func:`sign_decision` rolls back with its caller's
     transaction when the password does not match, and 21 CFR 11.300(d) asks that attempts at
     unauthorised use leave a trace (:func:`workbench.services.panel.sign` does this).
     """
-    user = _user(session, actor)
-    session.add(SigningFailure(user_id=user.id, adjudication_id=decision_id))
+    origin = (source or default_source())[:200]
+    session.add(AuthFailure(username=actor.username, source=origin, purpose="signing"))
     session.flush()
     audit.record(
         session,
@@ -568,6 +550,7 @@ def record_refused_signature(session: Session, actor: Actor, decision_id: int) -
         entity_type="adjudication",
         entity_id=decision_id,
         reason="password did not match",
+        after={"source": origin},
     )
 
 

@@ -12,6 +12,10 @@ Kept in ``review.toml`` in the data directory, or in the file named by
     required = 2             # panel signatures that make a decision final
     meaning = "approved as the registry's final decision"
 
+    [sessions]
+    lifetime_hours = 12      # a sign-in ends this long after it began, used or not
+    idle_minutes = 30        # ... or this long after it was last used
+
 A file that cannot be read, or a key with a wrong type or value, raises
 :class:`ReviewConfigError` naming the file, the key and the problem; nothing falls back
 silently to a default.
@@ -19,6 +23,7 @@ silently to a default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ FILE_NAME = "review.toml"
 _SECTIONS: dict[str, dict[str, type]] = {
     "discordance": {"min_lesion_ml": float, "volume_fraction": float, "min_dice": float},
     "signatures": {"required": int, "meaning": str},
+    "sessions": {"lifetime_hours": float, "idle_minutes": float},
 }
 
 
@@ -50,6 +56,10 @@ class ReviewConfig:
     discordance: DiscordanceRules = field(default_factory=DiscordanceRules)
     signatures_required: int = 2
     signature_meaning: str = DEFAULT_MEANING
+    session_lifetime: dt.timedelta = dt.timedelta(hours=12)
+    """How long a sign-in lasts at most (``[sessions] lifetime_hours``)."""
+    session_idle: dt.timedelta = dt.timedelta(minutes=30)
+    """How long a sign-in lasts without use (``[sessions] idle_minutes``)."""
     source: Path | None = None
     """The file these values came from; ``None`` for the built-in defaults."""
 
@@ -61,6 +71,10 @@ class ReviewConfig:
             "signatures": {
                 "required": self.signatures_required,
                 "meaning": self.signature_meaning,
+            },
+            "sessions": {
+                "lifetime_hours": self.session_lifetime.total_seconds() / 3600,
+                "idle_minutes": self.session_idle.total_seconds() / 60,
             },
         }
 
@@ -125,9 +139,22 @@ def load_review_config(path: Path | None = None) -> ReviewConfig:
         raise ReviewConfigError(
             f"{path}: [signatures] required: {required} — at least one signature is needed"
         )
+    sessions = values.get("sessions", {})
+    lifetime = sessions.get("lifetime_hours", 12.0)
+    idle = sessions.get("idle_minutes", 30.0)
+    if not 0 < lifetime <= 24 * 30:
+        raise ReviewConfigError(
+            f"{path}: [sessions] lifetime_hours: {lifetime} — give more than 0 and at most 720"
+        )
+    if not 0 < idle <= lifetime * 60:
+        raise ReviewConfigError(
+            f"{path}: [sessions] idle_minutes: {idle} — give more than 0 and at most the lifetime"
+        )
     return ReviewConfig(
         discordance=rules,
         signatures_required=required,
         signature_meaning=signing.get("meaning", DEFAULT_MEANING),
+        session_lifetime=dt.timedelta(hours=lifetime),
+        session_idle=dt.timedelta(minutes=idle),
         source=path,
     )

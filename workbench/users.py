@@ -18,7 +18,15 @@ from workbench.policy import Action, Facts, require
 from workbench.registry import audit
 from workbench.registry.models import User, UserRole
 
-__all__ = ["Actor", "add_user", "default_username", "list_users", "resolve_actor", "set_password"]
+__all__ = [
+    "Actor",
+    "add_user",
+    "default_username",
+    "list_users",
+    "read_password_hash",
+    "resolve_actor",
+    "set_password",
+]
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -61,7 +69,13 @@ def add_user(
     by: Actor | None,
     password: str | None = None,
 ) -> User:
-    """Create a user; ``by`` is None only when bootstrapping an empty registry."""
+    """Create a user; ``by`` is None only when bootstrapping an empty registry.
+
+    ``password`` is the person's own password, stored (hashed) as chosen, not as a one-time
+    one: for building a registry whose people chose theirs (the demo, tests). The services
+    never pass it; they set a password chosen by someone else with :func:`set_password`,
+    which makes it one-time.
+    """
     if not USERNAME_PATTERN.match(username):
         raise ValidationError(
             f"username {username!r}: use lower-case letters, digits, '.', '_' or '-'"
@@ -92,9 +106,64 @@ def add_user(
         action="user.create",
         entity_type="user",
         entity_id=username,
-        after={"display_name": display_name, "roles": sorted(r.value for r in roles)},
+        after={
+            "display_name": display_name,
+            "roles": sorted(r.value for r in roles),
+            "password": "set" if password else "none",
+        },
     )
     return user
+
+
+def read_password_hash(session: Session, username: str) -> str | None:
+    """The stored hash of ``username``'s password (``None``: none set, or no such user).
+
+    The one place that reads the column: on PostgreSQL the application role may not select
+    it, and :mod:`workbench.registry.pg_security` reads it through the database's own
+    function, which gives a member their own hash only.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from workbench.registry import pg_security
+
+        return pg_security.read_password_hash(session, username)
+    return session.scalars(select(User.password_hash).where(User.username == username)).first()
+
+
+def _write_password_hash(
+    session: Session, user: User, password_hash: str | None, *, must_change: bool
+) -> None:
+    """Store a new hash (the one place that writes the column; see :func:`read_password_hash`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from workbench.registry import pg_security
+
+        session.flush()
+        pg_security.write_password_hash(
+            session, user.username, password_hash, must_change=must_change
+        )
+        session.expire(user)
+        return
+    user.password_hash = password_hash
+    user.must_change_password = must_change
+    session.flush()
+
+
+def check_new_password(username: str, password: str) -> None:
+    """Refuse (:class:`ValidationError`) a password too short, too long or only spaces."""
+    if not password.strip():
+        raise ValidationError(
+            f"password of {username!r}: it is empty; nothing was changed", field="password"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password of {username!r}: shorter than {MIN_PASSWORD_LENGTH} characters; choose "
+            "a longer one (nothing was changed)",
+            field="password",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password of {username!r}: longer than {MAX_PASSWORD_LENGTH} characters",
+            field="password",
+        )
 
 
 def set_password(
@@ -102,56 +171,64 @@ def set_password(
 ) -> User:
     """Set the password of ``username``, stored only as its salted scrypt hash.
 
-    Anyone may set their own password, and changing it needs the ``current`` one (so nobody
-    who merely names a colleague can change theirs and then sign as them); an administrator
-    or coordinator may set another user's (audited as done by them). Refused
-    (:class:`ValidationError`) when it is shorter than :data:`MIN_PASSWORD_LENGTH`
-    characters, longer than :data:`MAX_PASSWORD_LENGTH`, or only spaces. Audited as
-    ``user.password_set``, which records that it was set or changed and by whom, never the
-    password or its hash.
+    Anyone may change their own password, and doing so needs the ``current`` one (so nobody
+    who merely names a colleague can change theirs); it clears a one-time password. An
+    administrator or coordinator may *reset* another user's: the password they choose is for
+    one use only (the person must choose their own at their next sign-in), every session of
+    that user ends, and the reset is audited as ``user.password_reset`` by the one who did it
+    — so nobody can set a colleague's password and then act as them without it showing: the
+    colleague's own password no longer works, and the trail names who reset it.
+
+    Refused (:class:`ValidationError`) when it is shorter than :data:`MIN_PASSWORD_LENGTH`
+    characters, longer than :data:`MAX_PASSWORD_LENGTH`, or only spaces. The audit event
+    records that it was set, changed or reset and by whom, never the password or its hash.
     """
-    require(
-        actor,
-        Action.SET_PASSWORD,
-        Facts(target_is_self=username == actor.username, target=username),
-    )
+    own = username == actor.username
+    require(actor, Action.SET_PASSWORD, Facts(target_is_self=own, target=username))
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFoundError(f"user {username!r} is not known to this registry")
-    if username == actor.username and user.password_hash:
+    stored = read_password_hash(session, username)
+    if own and stored:
         if not current:
             raise ValidationError(
                 f"current password of {username!r}: changing your password needs the current "
                 "one; nothing was changed",
                 field="current password",
             )
-        if not check_password(current, user.password_hash):
+        if not check_password(current, stored):
             raise ValidationError(
                 f"current password of {username!r}: it does not match; nothing was changed",
                 field="current password",
             )
-    if not password.strip():
-        raise ValidationError(f"password of {username!r}: it is empty; nothing was changed")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    check_new_password(username, password)
+    if own and current is not None and password == current:
         raise ValidationError(
-            f"password of {username!r}: shorter than {MIN_PASSWORD_LENGTH} characters; choose "
-            "a longer one (nothing was changed)"
+            f"password of {username!r}: the new password is the current one; choose another",
+            field="password",
         )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"password of {username!r}: longer than {MAX_PASSWORD_LENGTH} characters"
-        )
-    had_one = bool(user.password_hash)
-    user.password_hash = hash_password(password)
-    session.flush()
+    _write_password_hash(session, user, hash_password(password), must_change=not own)
+    after: dict[str, object]
+    if own:
+        action, after = "user.password_set", {"password": "changed" if stored else "set"}
+    else:
+        from workbench.auth import end_sessions_of
+
+        ended = end_sessions_of(session, user, "password reset")
+        action = "user.password_reset"
+        after = {
+            "password": "one-time",
+            "must_change": True,
+            "sessions_ended": ended,
+        }
     audit.record(
         session,
         actor=actor.username,
         role=actor.main_role,
-        action="user.password_set",
+        action=action,
         entity_type="user",
         entity_id=username,
-        after={"password": "changed" if had_one else "set"},
+        after=after,
     )
     return user
 
@@ -172,7 +249,7 @@ def resolve_actor(session: Session, username: str) -> Actor:
         return _actor(user)
     raise NotFoundError(
         f"user {username!r} is not known to this registry; ask a coordinator to add you "
-        "('pml-workbench user add'), or name yourself with --user"
+        "('pml-workbench user add')"
     )
 
 

@@ -1,4 +1,8 @@
-"""Fixtures of the main-window tests: a real SQLite registry file, empty or with three cases."""
+"""Fixtures of the main-window tests: a real SQLite registry file, empty or with three cases.
+
+Its first user, :data:`USERNAME`, is an administrator and coordinator whose own password is
+:data:`tests.signin.TEST_PASSWORD`, so a test can sign them in as the window does.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adjudication.vocabulary import TriState
+from adjudication.vocabulary import Role, TriState
+from tests.signin import TEST_PASSWORD, login
 from workbench.cases import NewCase, NewExposure, NewFeature, create_case, update_case
 from workbench.domain import (
     CaseStatus,
@@ -22,8 +27,9 @@ from workbench.domain import (
 )
 from workbench.labs import LabEntry, add_lab_result
 from workbench.registry.db import Registry
+from workbench.services import signin
 from workbench.studies import SeriesRecord, add_series, add_study
-from workbench.users import Actor, resolve_actor
+from workbench.users import Actor, add_user, resolve_actor
 
 USERNAME = "coordinator"
 SHA = hashlib.sha256(b"x").hexdigest()
@@ -62,9 +68,27 @@ def ui_registry(registry_path: Path) -> Iterator[Registry]:
 
 @pytest.fixture
 def ui_actor(ui_registry: Registry) -> Actor:
-    """The registry's first user, bootstrapped as administrator and coordinator."""
+    """The registry's first user, administrator and coordinator, with the password
+    :data:`~tests.signin.TEST_PASSWORD` of their own."""
     with ui_registry.write() as session:
+        add_user(
+            session,
+            USERNAME,
+            USERNAME,
+            {Role.ADMIN, Role.COORDINATOR},
+            by=None,
+            password=TEST_PASSWORD,
+        )
         return resolve_actor(session, USERNAME)
+
+
+def cli_token(url: str, username: str, password: str = TEST_PASSWORD) -> str:
+    """Sign ``username`` in to ``url`` with ``pml-workbench login`` and return the session
+    token the command line kept (what ``gui`` hands to the window)."""
+    login(url, username, password)
+    token = signin.load_token(url)
+    assert token is not None, f"login {username} kept no token"
+    return token
 
 
 def _series(

@@ -19,12 +19,15 @@ from sqlalchemy import func, select
 from adjudication.vocabulary import Role
 from workbench.domain import CaseStatus
 from workbench.reading_flow import assign
+from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import AuditEvent, Case, CaseAssignment, User
 from workbench.ui.app import application
 from workbench.ui.assign_dialog import AssignDialog
 from workbench.ui.main_window import MainWindow
 from workbench.users import Actor, add_user, resolve_actor
+
+from .conftest import USERNAME
 
 READY = "PML-0003"
 INCOMPLETE = "PML-0001"
@@ -45,10 +48,26 @@ def registry(populated: Registry, ui_actor: Actor) -> Registry:
     with populated.write() as session:
         for name, (printed, roles) in USERS.items():
             add_user(session, name, printed, roles, by=ui_actor)
-    with populated.write() as session:
-        gone = session.scalars(select(User).where(User.username == "gone")).one()
-        gone.active = False
+    deactivate(populated, "gone")
     return populated
+
+
+def deactivate(registry: Registry, username: str) -> None:
+    """Deactivate ``username`` as an administrator would (no service does it yet): the
+    change and its audit event in one transaction, as the registry requires."""
+    with registry.write() as session:
+        session.scalars(select(User).where(User.username == username)).one().active = False
+        session.flush()
+        audit.record(
+            session,
+            actor=USERNAME,
+            role="admin",
+            action="user.deactivate",
+            entity_type="user",
+            entity_id=username,
+            before={"active": True},
+            after={"active": False},
+        )
 
 
 def window_for(qtbot: QtBot, registry: Registry, actor: Actor) -> MainWindow:
@@ -248,8 +267,7 @@ def test_readers_and_panel_are_written_together_or_not_at_all(
     dialog.set_ticked(Role.READER, "rad1")
     dialog.set_ticked(Role.READER, "rad2")
     dialog.set_ticked(Role.PANEL, "panel2")
-    with registry.write() as session:
-        session.scalars(select(User).where(User.username == "panel2")).one().active = False
+    deactivate(registry, "panel2")
 
     press_assign(qtbot, dialog)
 

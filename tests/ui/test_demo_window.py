@@ -7,6 +7,8 @@ from pathlib import Path
 from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from tests.signin import login
+from workbench.demo.build import DEMO_PASSWORD
 from workbench.demo.catalogue import DEMO_CASES
 from workbench.registry.db import Registry
 from workbench.ui.main_window import MainWindow
@@ -68,12 +70,16 @@ def test_gui_opens_a_case_on_the_panel_page_or_a_tab(
     from workbench.cli import main
 
     registry, _ = demo_registry
-    argv = ["--db", registry.url, "--user", "panel.dubois", "gui", "--case", "PML-DEMO-010"]
+    # gui acts as the person 'pml-workbench login' signed in (every demo user's password is
+    # the demo's); a screenshot as nobody would be the sign-in dialog, not 1280 wide.
+    login(registry.url, "panel.dubois", DEMO_PASSWORD)
+    argv = ["--db", registry.url, "gui", "--case", "PML-DEMO-010"]
     assert main([*argv, "--panel", "--screenshot", str(tmp_path / "panel.png")]) == 0
     assert QImage(str(tmp_path / "panel.png")).width() == 1280
-    history = ["--db", registry.url, "--user", "tester", "gui", "--case", "PML-DEMO-006"]
-    history += ["--tab", "history"]
+    login(registry.url, "tester", DEMO_PASSWORD)
+    history = ["--db", registry.url, "gui", "--case", "PML-DEMO-006", "--tab", "history"]
     assert main([*history, "--screenshot", str(tmp_path / "history.png")]) == 0
+    assert QImage(str(tmp_path / "history.png")).width() == 1280
     assert main(["--db", registry.url, "gui", "--panel"]) == 2
     assert "need --case" in capsys.readouterr().err
     assert main([*argv, "--panel", "--layout", "2x2"]) == 2

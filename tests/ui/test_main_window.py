@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from adjudication.vocabulary import Role, TriState
+from tests.signin import TEST_PASSWORD
 from workbench import __version__
 from workbench.cases import CaseFilter, CaseSummary, NewCase, create_case, get_case
 from workbench.config import Settings
@@ -20,6 +21,7 @@ from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, Sex
 from workbench.labs import ALLOWED_RESULTS, ALLOWED_UNITS
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, LabResult
+from workbench.services import signin
 from workbench.ui import app as app_module
 from workbench.ui.case_list import COLUMNS, CaseTableModel
 from workbench.ui.dialogs import LabResultDialog
@@ -27,7 +29,7 @@ from workbench.ui.main_window import MainWindow
 from workbench.ui.theme import CSF_PCR_TINT
 from workbench.users import Actor, add_user, resolve_actor
 
-from .conftest import FLAIR_UID, USERNAME, db_url
+from .conftest import FLAIR_UID, USERNAME, cli_token, db_url
 
 ALL_IDS = ["PML-0001", "PML-0002", "PML-0003"]
 
@@ -636,9 +638,15 @@ def screenshot_image(path: Path) -> QImage:
 
 def test_run_screenshot_of_an_empty_registry(qapp: QApplication, tmp_path: Path) -> None:
     png = tmp_path / "shots" / "empty.png"
-    settings = Settings(db_url(tmp_path / "fresh.sqlite3"), tmp_path)
+    url = db_url(tmp_path / "fresh.sqlite3")
+    settings = Settings(url, tmp_path)
+    registry = Registry.open(url)
+    try:  # the registry's first sign-in creates its first user, as the dialog does
+        first = signin.create_first_user(registry, USERNAME, TEST_PASSWORD, client="window")
+    finally:
+        registry.close()
 
-    assert app_module.run(settings, USERNAME, screenshot=png) == 0
+    assert app_module.run(settings, signed_in=first, screenshot=png) == 0
 
     image = screenshot_image(png)
     assert (image.width(), image.height()) == (1280, 800)
@@ -661,10 +669,11 @@ def test_run_screenshot_of_a_populated_registry_opens_the_case(
 
     monkeypatch.setattr(app_module, "MainWindow", RecordingWindow)
     settings = Settings(db_url(registry_path), tmp_path)
+    token = cli_token(settings.db_url, USERNAME)
     list_png, case_png = tmp_path / "list.png", tmp_path / "case.png"
 
-    assert app_module.run(settings, USERNAME, screenshot=list_png) == 0
-    assert app_module.run(settings, USERNAME, screenshot=case_png, case="PML-0001") == 0
+    assert app_module.run(settings, token=token, screenshot=list_png) == 0
+    assert app_module.run(settings, token=token, screenshot=case_png, case="PML-0001") == 0
 
     assert opened, "case= opens the case"
     assert set(opened) == {("PML-0001", True, "PML-0001")}
@@ -681,9 +690,10 @@ def test_run_with_an_unknown_case_fails_in_screenshot_mode(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = Settings(db_url(registry_path), tmp_path)
+    token = cli_token(settings.db_url, USERNAME)
     png = tmp_path / "case.png"
 
-    assert app_module.run(settings, USERNAME, screenshot=png, case="PML-4040") == 1
+    assert app_module.run(settings, token=token, screenshot=png, case="PML-4040") == 1
 
     assert "no case 'PML-4040'" in capsys.readouterr().err
     assert not png.exists()
@@ -696,7 +706,7 @@ def test_run_on_a_corrupt_registry_returns_1(
     corrupt.write_bytes(b"\x00garbage, not a database\xff" * 200)
     png = tmp_path / "corrupt.png"
 
-    code = app_module.run(Settings(db_url(corrupt), tmp_path), USERNAME, screenshot=png)
+    code = app_module.run(Settings(db_url(corrupt), tmp_path), screenshot=png)
 
     assert code == 1
     err = capsys.readouterr().err
@@ -714,13 +724,13 @@ def test_run_on_a_registry_of_a_newer_schema_returns_1(
         connection.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
     connection.close()
 
-    code = app_module.run(Settings(db_url(path), tmp_path), USERNAME, screenshot=tmp_path / "n.png")
+    code = app_module.run(Settings(db_url(path), tmp_path), screenshot=tmp_path / "n.png")
 
     assert code == 1
     assert "f00dfeed" in capsys.readouterr().err
 
 
-def test_run_for_an_unknown_user_returns_1(
+def test_run_with_a_sign_in_no_longer_in_force_returns_1(
     qapp: QApplication,
     populated: Registry,
     registry_path: Path,
@@ -728,6 +738,33 @@ def test_run_for_an_unknown_user_returns_1(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = Settings(db_url(registry_path), tmp_path)
+    token = cli_token(settings.db_url, USERNAME)
+    assert signin.sign_out(populated, token) == USERNAME
+    png = tmp_path / "x.png"
 
-    assert app_module.run(settings, "stranger", screenshot=tmp_path / "x.png") == 1
-    assert "not known to this registry" in capsys.readouterr().err
+    assert app_module.run(settings, token=token, screenshot=png) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "signed out" in err
+    assert not png.exists()
+
+
+def test_run_refuses_to_open_as_someone_else_than_the_signed_in_person(
+    qapp: QApplication,
+    populated: Registry,
+    registry_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(db_url(registry_path), tmp_path)
+    token = cli_token(settings.db_url, USERNAME)
+    png = tmp_path / "x.png"
+
+    assert app_module.run(settings, token=token, username="reader1", screenshot=png) == 1
+
+    err = capsys.readouterr().err
+    assert f"--user does not choose who acts: you are signed in as '{USERNAME}'" in err
+    assert not png.exists()
+    assert app_module.run(settings, token=token, username=USERNAME, screenshot=png) == 0
+    assert png.exists()

@@ -32,6 +32,7 @@ from tests.ui.annotation import (
 )
 from workbench.domain import CaseStatus
 from workbench.reads import list_lesions
+from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import AuditEvent, Case, Read, User
 from workbench.ui.app import application
@@ -322,7 +323,18 @@ def test_a_correction_refused_by_the_registry_is_shown_in_the_dialog(
     dialog = window.annotator.open_correction_dialog()
     assert dialog is not None
     with setup.registry.write() as session:  # the panel decided meanwhile
-        session.scalars(select(Case)).one().status = CaseStatus.FINAL
+        case = session.scalars(select(Case)).one()
+        case.status = CaseStatus.FINAL
+        session.flush()
+        audit.record(  # the registry refuses a changed case without its audit event
+            session,
+            actor=setup.coordinator.username,
+            role="coordinator",
+            action="case.status",
+            entity_type="case",
+            entity_id=case.registry_id,
+            after={"status": CaseStatus.FINAL.value},
+        )
     dialog.reason_edit.setPlainText("Missed a second lesion in the pons.")
     click_ok(qtbot, dialog)
     assert dialog.isVisible()

@@ -22,6 +22,8 @@ from PyQt6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from adjudication.vocabulary import TriState
+from tests.signin import login
+from tests.ui.conftest import cli_token
 from viewers.geometry import Plane
 from viewers.image import LabelLayer
 from viewers.interaction import shortcut_help
@@ -33,6 +35,7 @@ from workbench.cases import NewCase, create_case
 from workbench.cli import main as cli_main
 from workbench.config import Settings
 from workbench.demo import phantom
+from workbench.demo.build import DEMO_PASSWORD
 from workbench.demo.catalogue import DEMO_CASES
 from workbench.domain import Condition, SequenceClass, Sex, SourceKind
 from workbench.registry.db import Registry
@@ -553,8 +556,11 @@ def test_command_line_layout_is_not_remembered(
     registry, _ = demo_registry
     png = tmp_path / "shot.png"
     settings = Settings(registry.url, tmp_path)
+    token = cli_token(registry.url, "tester", DEMO_PASSWORD)
 
-    code = app_module.run(settings, "tester", screenshot=png, case=DEMO.registry_id, layout="1x1")
+    code = app_module.run(
+        settings, token=token, screenshot=png, case=DEMO.registry_id, layout="1x1"
+    )
 
     assert code == 0
     assert ReviewSettings("tester").layout is GridLayout.TWO_BY_TWO
@@ -709,17 +715,20 @@ def test_run_renders_the_review_of_a_case_in_a_layout(
 ) -> None:
     registry, _ = demo_registry
     settings = Settings(registry.url, tmp_path)
+    token = cli_token(registry.url, "tester", DEMO_PASSWORD)
     page_png, grid_png, pair_png = (tmp_path / f"{n}.png" for n in ("page", "grid", "pair"))
 
-    assert app_module.run(settings, "tester", screenshot=page_png, case=DEMO.registry_id) == 0
+    assert app_module.run(settings, token=token, screenshot=page_png, case=DEMO.registry_id) == 0
     assert (
-        app_module.run(settings, "tester", screenshot=grid_png, case=DEMO.registry_id, layout="2x2")
+        app_module.run(
+            settings, token=token, screenshot=grid_png, case=DEMO.registry_id, layout="2x2"
+        )
         == 0
     )
     assert (
         app_module.run(
             settings,
-            "tester",
+            token=token,
             screenshot=pair_png,
             case=DEMO.registry_id,
             layout="1x2",
@@ -743,11 +752,14 @@ def test_run_refuses_a_layout_without_a_case_or_an_unknown_layout(
 ) -> None:
     registry, _ = demo_registry
     settings = Settings(registry.url, tmp_path)
+    token = cli_token(registry.url, "tester", DEMO_PASSWORD)
     png = tmp_path / "x.png"
 
-    assert app_module.run(settings, "tester", screenshot=png, layout="2x2") == 1
+    assert app_module.run(settings, token=token, screenshot=png, layout="2x2") == 1
     assert "needs a case" in capsys.readouterr().err
-    code = app_module.run(settings, "tester", screenshot=png, case=DEMO.registry_id, layout="3x3")
+    code = app_module.run(
+        settings, token=token, screenshot=png, case=DEMO.registry_id, layout="3x3"
+    )
     assert code == 1
     assert "unknown grid layout" in capsys.readouterr().err
     assert not png.exists()
@@ -758,7 +770,8 @@ def test_gui_command_with_layout_writes_the_review_screenshot(
 ) -> None:
     registry, _ = demo_registry
     png = tmp_path / "review.png"
-    argv = ["--db", registry.url, "--user", "tester", "gui", "--case", DEMO.registry_id]
+    login(registry.url, "tester", DEMO_PASSWORD)  # gui acts as the person signed in
+    argv = ["--db", registry.url, "gui", "--case", DEMO.registry_id]
 
     assert cli_main([*argv, "--layout", "2x2", "--screenshot", str(png)]) == 0
 

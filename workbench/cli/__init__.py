@@ -1,9 +1,11 @@
 """The ``pml-workbench`` command line (also ``python -m workbench``).
 
 Every command opens the registry named by ``--db`` (or ``PML_WORKBENCH_DB``, or the default
-SQLite file in the user data directory), upgrading its schema first, and acts as the user
-named by ``--user`` (or ``PML_WORKBENCH_USER``, or the login name). Errors print one line
-starting with ``error:`` and exit non-zero; nothing half-done is left in the registry.
+SQLite file in the user data directory), upgrading its schema first, and acts as the person
+signed in to that registry (``pml-workbench login``; on PostgreSQL, the registry user of the
+connection's own database role). ``--user`` only says whom ``login`` signs in. Errors print
+one line starting with ``error:`` and exit non-zero; nothing half-done is left in the
+registry.
 
 Layout: this module builds the top-level parser and runs the chosen command. Each noun has a
 module of its own (:mod:`~workbench.cli.cases`, :mod:`~workbench.cli.reads`, ...) whose
@@ -31,7 +33,9 @@ from workbench.cli import (
     labs,
     lesions,
     reads,
+    roles,
     series,
+    session,
     users,
 )
 from workbench.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE
@@ -42,12 +46,14 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
 #: The noun modules, in the order their commands are listed by ``--help``.
 NOUNS = (
+    session,
     gui,
     cases,
     reads,
     decisions,
     labs,
     users,
+    roles,
     imaging,
     lesions,
     criteria,
@@ -67,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db", metavar="URL", help="registry database URL (or 'demo')")
     parser.add_argument(
-        "--user", metavar="NAME", help=f"act as this registry user (default: ${USER_ENV} or login)"
+        "--user",
+        metavar="NAME",
+        help=f"whom 'login' signs in (default: ${USER_ENV} or the OS login); other commands "
+        "act as the signed-in person and refuse a different name",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for noun in NOUNS:

@@ -35,11 +35,40 @@ def open_registry(args: argparse.Namespace, *, upgrade: bool = True) -> Registry
 
 
 def acting_user(args: argparse.Namespace, registry: Registry) -> Actor:
-    """The registry user named by ``--user`` (else the environment, else the login name)."""
-    from workbench.actor import default_username
-    from workbench.services import admin
+    """The signed-in person: the registry user of this connection's own database role (on
+    PostgreSQL), else the session ``pml-workbench login`` started for this registry.
 
-    return admin.sign_in(registry, (args.user or default_username()).lower())
+    ``--user`` does not choose who acts: naming someone other than the signed-in person is
+    refused rather than ignored.
+    """
+    from workbench.errors import PermissionDeniedError
+    from workbench.services import signin
+
+    actor = signin.connection_actor(registry)
+    if actor is None:
+        url = resolve_settings(args).db_url
+        token = signin.load_token(url)
+        if token is None:
+            if not signin.registry_has_users(registry):
+                raise PermissionDeniedError(
+                    "this registry has no users yet: create its first administrator by signing "
+                    "in ('pml-workbench login NAME')"
+                )
+            raise PermissionDeniedError(
+                "not signed in to this registry: sign in with 'pml-workbench login USERNAME'"
+            )
+        try:
+            actor = signin.resume(registry, token).actor
+        except signin.SessionEndedError:
+            signin.forget_token(url)
+            raise
+    named = (args.user or "").strip().lower()
+    if named and named != actor.username:
+        raise PermissionDeniedError(
+            f"--user does not choose who acts: you are signed in as {actor.username!r}; to act "
+            f"as {named!r}, sign in as them ('pml-workbench login {named}')"
+        )
+    return actor
 
 
 def choice(kind: type[E], value: str | None, option: str) -> E | None:

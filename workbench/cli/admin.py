@@ -22,7 +22,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_commands.add_parser(
         "verify",
-        help="check the hash chain of the audit trail (and that it still contains each anchor)",
+        help="check the hash chain of the audit trail, that the decisions, signatures, reads, "
+        "assignments, cases, users and roles match it, and that it still contains each anchor; "
+        "exits 1 naming each row that does not",
     )
     verify.add_argument(
         "--anchor",
@@ -64,6 +66,7 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from adjudication.text import escape_controls
     from workbench.errors import ValidationError
     from workbench.services import admin
 
@@ -94,6 +97,19 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         else:
             print(f"error: {what}: not contained: {result.problem}", file=sys.stderr)
             status = EXIT_ERROR
+    # One line per row: a tampered row id (a role name) is written out, never interpreted.
+    for finding in check.findings:
+        row = escape_controls(str(finding.row_id))
+        print(f"error: {finding.table} row {row}: {finding.problem}", file=sys.stderr)
+    if check.findings:
+        print(
+            f"error: {len(check.findings)} row(s) do not match the audit trail "
+            "(changed, inserted or deleted behind the application's back)",
+            file=sys.stderr,
+        )
+        status = EXIT_ERROR
+    else:
+        print("guarded rows match the audit trail")
     return status
 
 

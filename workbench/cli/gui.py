@@ -1,7 +1,9 @@
 """The window: ``gui`` opens it; ``demo`` builds the demo registry, then opens it.
 
 These two are the only commands that start the Qt shell (:mod:`workbench.ui`). They import it
-inside their handlers, so that no other command (nor ``--help``) loads Qt.
+inside their handlers, so that no other command (nor ``--help``) loads Qt. ``gui`` opens on
+the sign-in dialog unless ``pml-workbench login`` signed someone in to this registry (or, on
+PostgreSQL, the database role did); ``demo`` opens signed in as the demo's coordinator.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    from workbench.actor import default_username
+    from workbench.services import signin
 
     if (args.layout or args.protocol or args.tab or args.panel) and not args.case:
         print("error: --layout, --protocol, --tab and --panel need --case ID", file=sys.stderr)
@@ -55,10 +57,11 @@ def _cmd_gui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from workbench.ui.app import run
 
-    username = (args.user or default_username()).lower()
+    settings = resolve_settings(args)
     return run(
-        resolve_settings(args),
-        username,
+        settings,
+        token=signin.load_token(settings.db_url),
+        username=(args.user or "").strip().lower(),
         screenshot=args.screenshot,
         case=args.case,
         layout=args.layout,
@@ -82,6 +85,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.no_gui:
         return EXIT_OK
+    # The demo is a sandbox with users of its own: it opens signed in as its coordinator.
+    from workbench.demo.build import DEMO_PASSWORD
+    from workbench.services import signin
     from workbench.ui.app import run
 
-    return run(resolve_settings(args), report.username, screenshot=args.screenshot, case=None)
+    settings = resolve_settings(args)
+    registry = open_registry(args)
+    try:
+        started = signin.sign_in(registry, report.username, DEMO_PASSWORD, client="window")
+    finally:
+        registry.close()
+    return run(settings, signed_in=started, screenshot=args.screenshot, case=None)

@@ -11,6 +11,7 @@ from workbench.cli._common import (
     choice,
     open_registry,
     read_line,
+    when,
 )
 from workbench.display import one_line
 
@@ -67,7 +68,10 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
         )
     finally:
         registry.close()
-    print(f"added user {args.username}" + (" with a password" if password is not None else ""))
+    print(
+        f"added user {args.username}"
+        + (" with a one-time password" if password is not None else "")
+    )
     return EXIT_OK
 
 
@@ -104,7 +108,13 @@ def _cmd_user_passwd(args: argparse.Namespace) -> int:
         admin.set_password(registry, actor, username, password, current=current)
     finally:
         registry.close()
-    print(f"password of {username} set")
+    if username == actor.username:
+        print(f"password of {username} set")
+    else:
+        print(
+            f"password of {username} reset to a one-time password: they choose their own at "
+            "their next sign-in, and their sessions have ended"
+        )
     return EXIT_OK
 
 
@@ -118,5 +128,14 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
         registry.close()
     for user in users:
         roles = ", ".join(sorted(r.value for r in user.roles))
-        print(f"{user.username}\t{one_line(user.display_name)}\t{roles}")
+        notes = []
+        if not user.active:
+            notes.append("deactivated")
+        if user.must_change_password:
+            notes.append("one-time password")
+        if user.recent_failures:
+            notes.append(
+                f"{user.recent_failures} failed password attempt(s), last {when(user.last_failure)}"
+            )
+        print(f"{user.username}\t{one_line(user.display_name)}\t{roles}\t{'; '.join(notes)}")
     return EXIT_OK

@@ -111,8 +111,8 @@ class DemoReport:
         return (
             f"Built the demo registry: {len(self.built)} cases with synthetic MRI (a brain "
             f"phantom, no real person) in {self.images_dir}, in {self.seconds:.1f} s. "
-            f"You are '{self.username}' (administrator, coordinator); demo readers and panel "
-            f"members have the password '{DEMO_PASSWORD}'.\n" + stages_summary()
+            f"You are '{self.username}' (administrator, coordinator); you, the demo readers "
+            f"and the panel members have the password '{DEMO_PASSWORD}'.\n" + stages_summary()
         )
 
 
@@ -124,7 +124,8 @@ def stages_summary() -> str:
     return (
         "Cases by review stage:\n"
         + "\n".join(lines)
-        + f"\nSee a case as a reader or panel member with --user ({users})."
+        + "\nSee a case as a reader or panel member: sign in as one of them "
+        + f"('pml-workbench --db demo login NAME'; {users})."
     )
 
 
@@ -168,11 +169,14 @@ def build_demo(
 
 
 def _ensure_demo_users(registry: Registry, username: str) -> Actor:
+    # The demo registry is the user's own sandbox: whoever runs it coordinates it. Every demo
+    # user chose the demo password themselves (it is not a one-time one), so the demo can be
+    # signed in to at once.
     with registry.write() as session:
         known = set(session.scalars(select(User.username)))
-        if known and username not in known:
-            # The demo registry is the user's own sandbox: whoever runs it coordinates it.
-            add_user(session, username, username, {Role.ADMIN, Role.COORDINATOR}, by=None)
+        if username not in known:
+            first = {Role.ADMIN, Role.COORDINATOR}
+            add_user(session, username, username, first, by=None, password=DEMO_PASSWORD)
         actor = resolve_actor(session, username)
         for name, display, roles in DEMO_USERS:
             if name not in known:

@@ -33,6 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.errors import ConflictError, DatabaseError, RegistryUnavailableError
+from workbench.registry import audit
+
+# Every Session (of a registry or not) hands the hashes of the guarded rows it writes to the
+# audit events it records, and refuses to commit such rows without one (see audit.install).
+audit.install()
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _IMMEDIATE = "pml_begin_immediate"
@@ -156,6 +161,13 @@ def upgrade(engine: Engine) -> bool:
 
     current, head = schema_revision(engine)
     if current == head:
+        if engine.dialect.name == "postgresql":
+            # The database-side guards follow the code, not only the migrations: refreshed
+            # when this workbench would install something else (one catalog query otherwise).
+            from workbench.registry import pg_security
+
+            with engine.begin() as conn:
+                pg_security.install(conn, only_if_changed=True)
         return False
     if current is not None:
         with engine.connect() as conn:
@@ -173,6 +185,11 @@ def upgrade(engine: Engine) -> bool:
         try:
             command.upgrade(_alembic_config(conn), "head")
             conn.commit()
+            if engine.dialect.name == "postgresql":
+                from workbench.registry import pg_security
+
+                pg_security.install(conn)  # grants and triggers for the tables just migrated
+                conn.commit()
         finally:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})

@@ -17,16 +17,19 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
@@ -119,8 +122,13 @@ class User(Versioned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)
+    """Loaded only when asked for: on PostgreSQL the application role may not read it."""
     active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set by an administrator's reset: a new password must be chosen at the next sign-in."""
+    db_role: Mapped[str | None] = mapped_column(String(63), unique=True, index=True)
+    """On PostgreSQL, the login role that authenticates this person."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     roles: Mapped[list[UserRole]] = relationship(
@@ -451,6 +459,11 @@ class AuditEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
+    rows: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Hashes of the guarded rows this event created, changed or deleted (``None`` before
+    revision 0005, and for events that touch none)."""
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+    """On PostgreSQL, the transaction that appended the event (set by the database)."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -499,24 +512,50 @@ class DiscordanceAssessment(Base):
         }
 
 
-class SigningFailure(Base):
-    """One refused signature: a wrong password entered to sign a panel decision.
+class AuthFailure(Base):
+    """One refused password: at sign-in or when signing a panel decision.
 
-    Signing is locked for a user after too many of these in a short time (the rule, its count
-    and window, lives in :mod:`workbench.panel`). The table keeps the facts, one row per
-    failure, rather than a lockout state (a "locked until" per user): the rule can change
-    without a migration or a recomputation, nothing has to be updated or cleared when a lock
-    runs out, and the rows map one to one onto the ``adjudication.signature_refused`` audit
-    events recorded with them. Rows are never edited, so they carry no version counter.
+    ``username`` is the account the attempt named, known to the registry or not (so guessing
+    names costs the same as guessing passwords), and ``source`` where it came from (the
+    database login role on PostgreSQL, else the OS login and host of the workstation).
+    Further attempts from the same source at the same account are slowed down, never refused
+    for everyone (the rule lives in :mod:`workbench.users`). Rows are never edited, so they
+    carry no version counter; a successful sign-in does not delete them, the backoff counts
+    only failures after the last success.
     """
 
-    __tablename__ = "signing_failures"
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_username_source", "username", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(16))
+    """``sign_in`` or ``signing``."""
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SignInSession(Base):
+    """One sign-in: who, from where, until when. The token itself is never stored.
+
+    The person holds a random token (in a file of the data directory readable only by them,
+    or in the window's memory); the registry keeps its SHA-256, so reading this table does not
+    let anyone act as them. A session ends at ``expires_at``, after the idle timeout since
+    ``last_seen_at``, or when it is signed out (``ended_at``, ``ended_reason``).
+    """
+
+    __tablename__ = "sign_in_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    adjudication_id: Mapped[int | None] = mapped_column(
-        ForeignKey("adjudications.id", ondelete="SET NULL")
-    )
-    """The decision the signature was for; ``None`` once that decision is deleted (the
-    failure still counts against the user)."""
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(16))
+    """``cli`` or ``window``."""
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship(lazy="joined")

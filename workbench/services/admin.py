@@ -26,13 +26,16 @@ from sqlalchemy import func, select
 from adjudication.vocabulary import Role
 from workbench.actor import Actor
 from workbench.errors import RegistryUnavailableError, ValidationError
-from workbench.registry import audit
+from workbench.registry import audit, reconcile
 from workbench.registry.db import Registry, schema_revision, upgrade
 from workbench.registry.models import AuditEvent
+from workbench.registry.reconcile import RowFinding
 from workbench.users import add_user as _add_user
 from workbench.users import list_users as _list_users
 from workbench.users import resolve_actor
 from workbench.users import set_password as _set_password
+
+_MANAGERS = frozenset({Role.ADMIN, Role.COORDINATOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +48,34 @@ class UserRecord:
     active: bool
     has_password: bool = False
     """Whether a password is set (never the password or its hash)."""
+    must_change_password: bool = False
+    """Whether the password is a one-time one from an administrator's reset."""
+    recent_failures: int = 0
+    """Failed password attempts naming this user in the backoff window (from any source)."""
+    last_failure: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuditCheck:
-    """The outcome of :func:`verify_audit`: how many events, and the first broken one."""
+    """The outcome of :func:`verify_audit`: how many events, the first broken one, and the
+    guarded rows on which the live tables and the trail disagree."""
 
     events: int
     broken_event: int | None = None
     reason: str | None = None
+    findings: tuple[RowFinding, ...] = ()
+    """Each guarded row changed, inserted or deleted behind the application's back, with its
+    table, row id and problem (:class:`workbench.registry.reconcile.RowFinding`)."""
 
     @property
     def intact(self) -> bool:
         """Whether the whole chain holds."""
         return self.broken_event is None
+
+    @property
+    def clean(self) -> bool:
+        """Whether the chain holds and the live tables match it."""
+        return self.intact and not self.findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +108,24 @@ def open_registry(url: str, *, upgrade_schema: bool = True) -> Registry:
         ) from exc
 
 
-def sign_in(registry: Registry, username: str) -> Actor:
-    """The registry user ``username`` as the acting person.
-
-    On a registry without users, that user becomes its first administrator and coordinator
-    (audited), so a new registry can be used at once.
-    """
-    with registry.write() as session:
-        return resolve_actor(session, username)
-
-
 def list_users(registry: Registry, actor: Actor) -> list[UserRecord]:
-    """Every user, by username."""
+    """Every user, by username, with their recent failed password attempts."""
+    from workbench.auth import failures_by_user
+    from workbench.registry.pg_security import has_password
+
     with registry.read() as session:
+        failures = failures_by_user(session)
         return [
             UserRecord(
                 u.username,
                 u.display_name,
                 frozenset(r.role for r in u.roles),
                 u.active,
-                bool(u.password_hash),
+                bool(has_password(session, u.username))
+                if u.username == actor.username or actor.roles & _MANAGERS
+                else False,
+                u.must_change_password,
+                *failures.get(u.username, (0, None)),
             )
             for u in _list_users(session)
         ]
@@ -129,19 +144,29 @@ def add_user(
 
     A password is set through :func:`workbench.users.set_password` in the same transaction,
     so its length rule holds and the setting is audited; a refused password leaves no user.
+    Chosen by someone else, it is a one-time password: the new user chooses their own at
+    their first sign-in.
     """
     with registry.write() as session:
         user = _add_user(session, username, display_name, roles, by=actor)
         if password is not None:
             _set_password(session, actor or resolve_actor(session, username), username, password)
-        return UserRecord(user.username, user.display_name, frozenset(roles), user.active)
+        return UserRecord(
+            user.username,
+            user.display_name,
+            frozenset(roles),
+            user.active,
+            password is not None,
+            user.must_change_password,
+        )
 
 
 def set_password(
     registry: Registry, actor: Actor, username: str, password: str, *, current: str | None = None
 ) -> None:
     """Set a password: one's own (with the ``current`` one, once set), or (coordinators,
-    administrators) another user's."""
+    administrators) reset another user's to a one-time password that ends their sessions
+    (:func:`workbench.users.set_password`)."""
     with registry.write() as session:
         _set_password(session, actor, username, password, current=current)
 
@@ -154,17 +179,20 @@ def upgrade_schema(registry: Registry) -> SchemaState:
 
 
 def verify_audit(registry: Registry) -> AuditCheck:
-    """Check the hash chain of the whole audit trail.
+    """Check the hash chain of the whole audit trail, and reconcile the guarded tables with it.
 
-    Like :func:`upgrade_schema`, a check of the database itself: it reveals no record's
-    content, and whoever can reach the database may run it, signed in or not.
+    Both read one snapshot of the database. Like :func:`upgrade_schema`, a check of the
+    database itself: it reveals no record's content (a finding names a table and a row id),
+    and whoever can reach the database may run it, signed in or not.
     """
     with registry.read() as session:
+        reconcile.snapshot(session)
         broken = audit.verify(session)
         count = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+        findings = tuple(reconcile.reconcile(session))
     if broken is None:
-        return AuditCheck(int(count))
-    return AuditCheck(int(count), broken.event_id, broken.reason)
+        return AuditCheck(int(count), findings=findings)
+    return AuditCheck(int(count), broken.event_id, broken.reason, findings)
 
 
 ANCHOR_FORMAT = "pml-workbench-audit-anchor/1"

@@ -38,7 +38,6 @@ from workbench.cases import get_case
 from workbench.domain import CaseStatus
 from workbench.errors import NotFoundError, PermissionDeniedError
 from workbench.panel import (
-    MAX_REFUSED_SIGNATURES,
     DecisionRecord,
     DecisionState,
     EngineRecord,
@@ -62,7 +61,6 @@ from workbench.services.case_detail import CaseDetail, case_detail
 from workbench.services.review_case import ReviewCase, review_case
 
 __all__ = [
-    "MAX_REFUSED_SIGNATURES",
     "DecisionRecord",
     "DecisionState",
     "EngineRecord",
@@ -308,20 +306,30 @@ def sign(
     *,
     meaning: str | None = None,
     config: ReviewConfig | None = None,
+    source: str | None = None,
 ) -> None:
     """Sign a pending decision with the actor's password, entered again, and a meaning
-    (default: the configured one).
+    (default: the configured one). ``source`` is where the attempt comes from (default:
+    this workstation), which the backoff after wrong passwords counts by.
 
     A wrong password raises :class:`SignatureRefusedError` after the attempt was recorded in a
-    transaction of its own (:func:`workbench.panel.record_refused_signature`); after
-    :data:`MAX_REFUSED_SIGNATURES` of them signing is locked for a while.
+    transaction of its own (:func:`workbench.panel.record_refused_signature`); repeated ones
+    slow down further attempts from this workstation (never anyone else's).
     """
     try:
         with registry.write() as session:
-            sign_decision(session, actor, decision_id, password, meaning=meaning, config=config)
+            sign_decision(
+                session,
+                actor,
+                decision_id,
+                password,
+                meaning=meaning,
+                config=config,
+                source=source,
+            )
     except SignatureRefusedError:
         with registry.write() as session:
-            record_refused_signature(session, actor, decision_id)
+            record_refused_signature(session, actor, decision_id, source=source)
         raise
 
 

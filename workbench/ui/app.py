@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from PyQt6.QtCore import QSize, Qt
-from PyQt6.QtWidgets import QApplication, QMessageBox
+from PyQt6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from viewers.layout import GridLayout
 from workbench.config import Settings
-from workbench.errors import RegistryError
-from workbench.services import Actor, Registry, admin
+from workbench.errors import PermissionDeniedError, RegistryError
+from workbench.services import Actor, Registry, admin, signin
+from workbench.services import panel as panel_service
 from workbench.ui.dialogs import ReportDialog, user_message
 from workbench.ui.main_window import APP_TITLE, MainWindow
+from workbench.ui.session_keeper import SessionKeeper
+from workbench.ui.signin_dialog import SignInDialog
 from workbench.ui.theme import apply_theme
 from workbench.ui.workspace_data import ReviewProtocol
 
@@ -37,24 +42,49 @@ def application() -> QApplication:
     return app
 
 
-def open_registry(settings: Settings, username: str) -> tuple[Registry, Actor]:
-    """Open (and upgrade) the registry and resolve the acting user.
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Who the window acts as, and whether the window started that sign-in (it then signs
+    out when it closes)."""
 
-    Raises :class:`RegistryError` with a message for the user; nothing stays open then.
-    """
-    registry = admin.open_registry(settings.db_url)
-    try:
-        actor = admin.sign_in(registry, username)
-    except RegistryError:
-        registry.close()
-        raise
-    return registry, actor
+    actor: Actor
+    token: str | None
+    owned: bool
+
+
+def sign_in_window(
+    registry: Registry,
+    *,
+    signed_in: signin.SignedIn | None = None,
+    token: str | None = None,
+    username: str = "",
+    parent: QWidget | None = None,
+) -> Who | None:
+    """Who acts in the window: the sign-in given (``demo``), this connection's own database
+    role (PostgreSQL), the command line's session ``token`` when it is in force, else
+    whoever signs in with :class:`SignInDialog` (``None`` when the dialog is cancelled)."""
+    if signed_in is not None:
+        return Who(signed_in.actor, signed_in.token, True)
+    by_database = signin.connection_actor(registry)
+    if by_database is not None:
+        return Who(by_database, None, False)
+    if token is not None:
+        try:
+            return Who(signin.resume(registry, token).actor, token, False)
+        except signin.SessionEndedError:
+            pass
+    dialog = SignInDialog(registry, username=username, parent=parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted or dialog.signed_in is None:
+        return None
+    return Who(dialog.signed_in.actor, dialog.signed_in.token, True)
 
 
 def run(
     settings: Settings,
-    username: str,
     *,
+    signed_in: signin.SignedIn | None = None,
+    token: str | None = None,
+    username: str = "",
     screenshot: Path | None = None,
     case: str | None = None,
     layout: str | GridLayout | None = None,
@@ -62,7 +92,9 @@ def run(
     tab: str | None = None,
     panel: bool = False,
 ) -> int:
-    """Show the main window on the registry of ``settings`` as ``username``.
+    """Show the main window on the registry of ``settings``, as the person who signs in (or
+    as ``signed_in``, or as the command line's session ``token``; see :func:`sign_in_window`).
+    With ``screenshot`` and nobody signed in yet, the sign-in dialog is what is rendered.
 
     With ``screenshot``, render the window once at 1280×800 to that PNG and return without
     entering the event loop (errors then go to stderr, never to a dialog). With ``case``,
@@ -84,15 +116,35 @@ def run(
         return EXIT_ERROR
     app = application()
     try:
-        registry, actor = open_registry(settings, username)
+        registry = admin.open_registry(settings.db_url)
     except RegistryError as exc:
         if screenshot is not None:
             print(f"error: {exc}", file=sys.stderr)
         else:
             QMessageBox.critical(None, f"{APP_TITLE}: cannot open the registry", str(exc))
         return EXIT_ERROR
+    who: Who | None = None
+    keeper: SessionKeeper | None = None
     try:
-        window = MainWindow(registry, actor, quiet=screenshot is not None)
+        if screenshot is not None and signed_in is None:
+            who = _who_without_asking(registry, token)
+            if who is None:
+                return _screenshot(app, SignInDialog(registry, username=username), screenshot)
+        else:
+            who = sign_in_window(registry, signed_in=signed_in, token=token, username=username)
+        if who is None:
+            return EXIT_OK  # the sign-in was cancelled: nothing to do, nothing went wrong
+        if username and who.actor.username != username:
+            raise PermissionDeniedError(
+                f"--user does not choose who acts: you are signed in as {who.actor.username!r}"
+                f"; to act as {username!r}, sign in as them ('pml-workbench login {username}')"
+            )
+        window = MainWindow(registry, who.actor, quiet=screenshot is not None)
+        keeper = SessionKeeper(
+            window, registry, who.actor, who.token, idle=panel_service.review_config().session_idle
+        )
+        if who.owned and who.token is not None:
+            keeper.owned_tokens.append(who.token)
         if case and window.open_case(case):
             if tab:
                 window.case_page.show_tab(tab)
@@ -109,26 +161,50 @@ def run(
             return app.exec()
         finally:
             sys.excepthook = previous
+    except RegistryError as exc:
+        if screenshot is not None:
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            QMessageBox.critical(None, APP_TITLE, str(exc))
+        return EXIT_ERROR
     finally:
+        if keeper is not None:
+            keeper.close()
+        elif who is not None and who.owned and who.token is not None:
+            with contextlib.suppress(RegistryError):
+                signin.sign_out(registry, who.token)
         registry.close()
 
 
-def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
+def _who_without_asking(registry: Registry, token: str | None) -> Who | None:
+    """Who acts when nobody can be asked (a screenshot): the database role or the command
+    line's session in force, else nobody."""
+    by_database = signin.connection_actor(registry)
+    if by_database is not None:
+        return Who(by_database, None, False)
+    if token is None:
+        return None
+    return Who(signin.resume(registry, token).actor, token, False)
+
+
+def _screenshot(app: QApplication, window: QWidget, path: Path) -> int:
+    """Render ``window`` once (the main window at 1280×800, a dialog at its own size)."""
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-    window.resize(SCREENSHOT_SIZE)
+    size = SCREENSHOT_SIZE if isinstance(window, MainWindow) else window.sizeHint()
+    window.resize(size)
     window.show()
     app.processEvents()
     app.processEvents()  # a second pass settles nested layouts (the review grid)
     image = window.grab().toImage()
-    if image.size() != SCREENSHOT_SIZE:  # a high-DPI screen renders more device pixels
+    if image.size() != size:  # a high-DPI screen renders more device pixels
         image = image.scaled(
-            SCREENSHOT_SIZE,
+            size,
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
     window.close()
     window.deleteLater()
-    if window.errors:
+    if isinstance(window, MainWindow) and window.errors:
         return EXIT_ERROR
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         menu_bar = self.menuBar()
         assert menu_bar is not None
         file_menu = menu_bar.addMenu("&File")
+        self.file_menu = file_menu
         assert file_menu is not None
         file_menu.addAction(self.new_case_action)
         file_menu.addAction(self.import_labs_action)
