@@ -495,3 +495,25 @@ def test_the_db_role_commands_refuse_sqlite_in_one_line(
         "error: database roles exist only on PostgreSQL: on this SQLite registry people sign "
         "in with their password ('pml-workbench login')\n"
     )
+
+
+def test_the_command_line_acts_as_the_connections_own_role_and_no_other(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Connected as panel1's login role, nobody names who acts: not with --user, not with
+    a password sign-in as someone else, not with another person's token."""
+    import json
+
+    from workbench.cli import main
+
+    url = world.member_url
+    assert main(["--db", url, "whoami", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["username"], shown["signed_in_by"]) == ("panel1", "database role")
+    assert main(["--db", url, "--user", "coordinator", "cases"]) == 1
+    err = capsys.readouterr().err
+    assert "--user does not choose who acts: you are signed in as 'panel1'" in err
+    assert main(["--db", url, "login", "coordinator"]) == 1
+    assert "this connection's database role signs you in as 'panel1'" in capsys.readouterr().err
+    assert main(["--db", url, "login"]) == 0
+    assert "signed in by the database as panel1" in capsys.readouterr().out

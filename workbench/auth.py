@@ -24,7 +24,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from adjudication.vocabulary import Role
@@ -32,7 +32,7 @@ from workbench.actor import Actor
 from workbench.errors import PermissionDeniedError
 from workbench.registry import audit
 from workbench.registry.models import AuthFailure, SignInSession, User, utcnow
-from workbench.users import check_password, hash_password, read_password_hash
+from workbench.users import actor_of, check_password, hash_password, read_password_hash
 
 REFUSED = "sign-in refused: unknown user or wrong password"
 """What every refused sign-in says, whichever of user, password or both was wrong."""
@@ -67,6 +67,16 @@ def default_source() -> str:
     except (KeyError, OSError):
         login = "unknown"
     return f"{login}@{socket.gethostname()}"[:200]
+
+
+def source_of(session: Session) -> str:
+    """Where attempts on this connection come from: the workstation, and on PostgreSQL the
+    database login role too (which the database authenticated, so nobody can borrow it)."""
+    here = default_source()
+    if session.get_bind().dialect.name != "postgresql":
+        return here
+    role = session.scalar(text("SELECT session_user"))
+    return f"{here} as {role}"[:200]
 
 
 def token_digest(token: str) -> str:
@@ -164,10 +174,6 @@ def verify_password(
     return None
 
 
-def _actor(user: User) -> Actor:
-    return Actor(user.username, user.display_name, frozenset(r.role for r in user.roles))
-
-
 def start_session(
     session: Session,
     user: User,
@@ -198,7 +204,7 @@ def start_session(
     )
     session.add(row)
     session.flush()
-    actor = _actor(user)
+    actor = actor_of(user)
     audit.record(
         session,
         actor=actor.username,
@@ -258,7 +264,7 @@ def resume_session(
         row.last_seen_at = now
         session.flush()
     return SessionState(
-        _actor(row.user),
+        actor_of(row.user),
         row.id,
         row.client,
         _naive(row.created_at),
@@ -277,7 +283,7 @@ def end_session(session: Session, token: str, reason: str = "signed out") -> str
     row.ended_at = _naive(utcnow())
     row.ended_reason = reason
     session.flush()
-    actor = _actor(row.user)
+    actor = actor_of(row.user)
     audit.record(
         session,
         actor=actor.username,

@@ -38,7 +38,7 @@ from adjudication.criteria import Result, evaluate
 from adjudication.criteria_io import result_json
 from adjudication.vocabulary import Certainty, Pathway, Role
 from workbench.actor import Actor
-from workbench.auth import check_backoff, default_source
+from workbench.auth import check_backoff, source_of
 from workbench.case_criteria import case_inputs
 from workbench.domain import CaseStatus
 from workbench.errors import (
@@ -424,7 +424,7 @@ def sign_decision(
     """Sign a pending decision with the actor's password, entered again, and a meaning.
 
     Wrong passwords slow down further attempts from ``source`` (default: this workstation,
-    :func:`workbench.auth.default_source`) as at sign-in (:func:`workbench.auth.delay_after`).
+    :func:`workbench.auth.source_of`) as at sign-in (:func:`workbench.auth.delay_after`).
 
     The signature records the signer's printed name, the time (UTC) and the meaning
     (default: the configured one). When ``signatures_required`` panel members have signed, the
@@ -452,7 +452,7 @@ def sign_decision(
             f"the password of {actor.username!r} is a one-time password set by an "
             "administrator; choose your own ('pml-workbench user passwd') before signing"
         )
-    check_backoff(session, actor.username, source or default_source())
+    check_backoff(session, actor.username, source or source_of(session))
     if not check_password(password, stored):
         raise SignatureRefusedError(
             f"signature refused: the password of {actor.username!r} does not match; nothing "
@@ -539,7 +539,7 @@ def record_refused_signature(
     transaction when the password does not match, and 21 CFR 11.300(d) asks that attempts at
     unauthorised use leave a trace (:func:`workbench.services.panel.sign` does this).
     """
-    origin = (source or default_source())[:200]
+    origin = (source or source_of(session))[:200]
     session.add(AuthFailure(username=actor.username, source=origin, purpose="signing"))
     session.flush()
     audit.record(

@@ -56,7 +56,8 @@ def check_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-def _actor(user: User) -> Actor:
+def actor_of(user: User) -> Actor:
+    """The user as the acting person: name, printed name and roles."""
     return Actor(user.username, user.display_name, frozenset(r.role for r in user.roles))
 
 
@@ -243,10 +244,10 @@ def resolve_actor(session: Session, username: str) -> Actor:
     if user is not None:
         if not user.active:
             raise PermissionDeniedError(f"user {username!r} is deactivated in this registry")
-        return _actor(user)
+        return actor_of(user)
     if session.scalar(select(func.count()).select_from(User)) == 0:
         user = add_user(session, username, username, {Role.ADMIN, Role.COORDINATOR}, by=None)
-        return _actor(user)
+        return actor_of(user)
     raise NotFoundError(
         f"user {username!r} is not known to this registry; ask a coordinator to add you "
         "('pml-workbench user add')"

@@ -12,8 +12,11 @@ layer). Each service function
 
 Rooms:
 
-- :mod:`~workbench.services.admin` — opening the registry, who is acting, users, schema,
-  audit verification;
+- :mod:`~workbench.services.signin` — who is acting: sign-in, sessions, the command line's
+  token file, and on PostgreSQL the registry user of the connection's own login role;
+- :mod:`~workbench.services.identity` — mapping PostgreSQL login roles to registry users;
+- :mod:`~workbench.services.admin` — opening the registry, users and passwords, schema,
+  audit verification and anchors;
 - :mod:`~workbench.services.cases` — the case list, case pages, creating and assigning,
   lab results, history;
 - :mod:`~workbench.services.imaging` — importing series, sequence classes, lesion export;
