@@ -122,6 +122,37 @@ def test_labs_import_all_or_nothing(capsys, sqlite_url: str, tmp_path: Path) -> 
     assert json.loads(run(capsys, "--db", sqlite_url, "cases", "--json")[1])[0]["lab_results"] == 2
 
 
+def test_labs_import_skips_results_on_record(capsys, registry_url: str, tmp_path: Path):
+    """Importing a lab file again stores nothing and says which lines were on record."""
+    assert run(capsys, "--db", registry_url, *ADD)[0] == 0
+    rows = [
+        "PML-0042,csf_jcv_pcr,0,detected,5000,copies/mL,Quest,10",
+        "PML-0042,cd4_count,-3,quantitative,120,cells/uL,,",
+        "PML-0042,csf_jcv_pcr,7,detected,20000,copies/mL,Quest,10",
+    ]
+    header = "case,test,day,result,value,unit,assay,lod\n"
+    first = tmp_path / "first.csv"
+    first.write_text(header + "\n".join(rows[:1] + rows[2:]) + "\n", encoding="utf-8")
+    assert run(capsys, "--db", registry_url, "labs", "import", str(first))[0] == 0
+    later = tmp_path / "later.csv"
+    later.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "--db", registry_url, "labs", "import", str(later))
+    assert (code, out.strip()) == (
+        0,
+        f"imported 1 lab result(s) from {later}; 2 already on record were skipped (lines 2, 4)",
+    )
+    code, out, _ = run(capsys, "--db", registry_url, "labs", "import", str(later))
+    assert out.strip().endswith("3 already on record were skipped (lines 2, 3, 4)")
+    assert out.startswith("imported 0 lab result(s)")
+    shown = json.loads(run(capsys, "--db", registry_url, "cases", "--json")[1])
+    assert shown[0]["lab_results"] == 3
+    twice = tmp_path / "twice.csv"
+    twice.write_text(header + rows[1] + "\n" + rows[1] + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "--db", registry_url, "labs", "import", str(twice))
+    assert code == 1
+    assert "line 3, column row: the same result as line 2 (case PML-0042, cd4_count, day -3)" in err
+
+
 def test_db_upgrade_reports_revision(capsys: pytest.CaptureFixture[str], sqlite_url: str) -> None:
     code, out, _ = run(capsys, "--db", sqlite_url, "db", "upgrade")
     assert code == 0

@@ -27,7 +27,7 @@ COMMANDS = (
 """The top-level commands, in the order ``pml-workbench --help`` lists them."""
 
 ACTIONS = {
-    "case": ("add", "assign", "show", "history"),
+    "case": ("add", "edit", "ready", "assign", "show", "history"),
     "read": ("submit", "correct", "list"),
     "decision": ("propose", "sign", "list"),
     "labs": ("import",),

@@ -121,7 +121,7 @@ def test_importing_the_same_series_twice_is_refused_and_changes_nothing(
     cache = tmp_path / "cache"
     _import(setup, sandbox, tmp_path / "flair", cache, day=0, registry_id="PML-0001")
     before, files = _counts(registry), _cached_files(cache)
-    with pytest.raises(ValidationError, match="already in this study"):
+    with pytest.raises(ValidationError, match=r"is already in case PML-0001 \(series #1, day 0\)"):
         _import(setup, sandbox, tmp_path / "flair", cache, day=None)
     assert _counts(registry) == before
     assert _cached_files(cache) == files  # the first import's voxels are still there

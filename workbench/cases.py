@@ -36,6 +36,10 @@ SITE_CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 AGE_BAND_PATTERN = re.compile(r"^(\d{1,3})-(\d{1,3})$|^(\d{1,3})\+$")
 
 
+MAX_READERS = 5
+"""Most readers a case may require."""
+
+
 def validate_age_band(value: str) -> str:
     """An age band such as ``40-49`` or ``80+``; ages are banded, never exact."""
     match = AGE_BAND_PATTERN.match(value.strip())
@@ -132,9 +136,10 @@ class NewCase:
             coerce_enum(TriState, self.clinical_consistent, "clinical features consistent"),
         )
         object.__setattr__(self, "age_band", validate_age_band(self.age_band))
-        if not 1 <= self.readers_required <= 5:
+        if not 1 <= self.readers_required <= MAX_READERS:
             raise ValidationError(
-                "readers required: must be between 1 and 5", field="readers required"
+                f"readers required: must be between 1 and {MAX_READERS}",
+                field="readers required",
             )
 
 
@@ -204,21 +209,8 @@ def create_case(session: Session, actor: Actor, new: NewCase) -> Case:
         index_event=new.index_event,
         readers_required=new.readers_required,
         status=CaseStatus.INCOMPLETE,
-        exposures=[
-            Exposure(
-                drug=e.drug.strip(),
-                start_day=e.start_day,
-                stop_day=e.stop_day,
-                infusion_count=e.infusion_count,
-            )
-            for e in new.exposures
-        ],
-        clinical_features=[
-            ClinicalFeature(
-                feature=f.feature.strip(), status=f.status, onset_day=f.onset_day, note=f.note
-            )
-            for f in new.clinical_features
-        ],
+        exposures=[_exposure(e) for e in new.exposures],
+        clinical_features=[_feature(f) for f in new.clinical_features],
     )
     session.add(case)
     session.flush()
@@ -234,6 +226,21 @@ def create_case(session: Session, actor: Actor, new: NewCase) -> Case:
     return case
 
 
+def _exposure(new: NewExposure) -> Exposure:
+    return Exposure(
+        drug=new.drug.strip(),
+        start_day=new.start_day,
+        stop_day=new.stop_day,
+        infusion_count=new.infusion_count,
+    )
+
+
+def _feature(new: NewFeature) -> ClinicalFeature:
+    return ClinicalFeature(
+        feature=new.feature.strip(), status=new.status, onset_day=new.onset_day, note=new.note
+    )
+
+
 def case_snapshot(case: Case) -> dict[str, Any]:
     """The audited fields of a case."""
     return {
@@ -243,11 +250,15 @@ def case_snapshot(case: Case) -> dict[str, Any]:
         "age_band": case.age_band,
         "condition": case.condition.value,
         "condition_detail": case.condition_detail,
+        "clinical_summary": case.clinical_summary,
+        "index_event": case.index_event,
+        "readers_required": case.readers_required,
         "clinical_consistent": case.clinical_consistent.value,
         "status": case.status.value,
         "exposures": [[e.drug, e.start_day, e.stop_day, e.infusion_count] for e in case.exposures],
         "clinical_features": [
-            [f.feature, f.status.value, f.onset_day] for f in case.clinical_features
+            [f.feature, f.status.value, f.onset_day, *([f.note] if f.note else [])]
+            for f in case.clinical_features
         ],
     }
 
@@ -281,6 +292,9 @@ _EDITABLE = {
     "outcome_day",
     "status",
     "readers_required",
+    "index_event",
+    "exposures",
+    "clinical_features",
 }
 
 
@@ -319,7 +333,12 @@ def update_case(
         "age_band": validate_age_band,
     }
     for name, value in changes.items():
-        setattr(case, name, coercers.get(name, lambda v: v)(value))
+        if name == "exposures":
+            case.exposures = [_exposure(e) for e in value]
+        elif name == "clinical_features":
+            case.clinical_features = [_feature(f) for f in value]
+        else:
+            setattr(case, name, coercers.get(name, lambda v: v)(value))
     session.flush()
     audit.record(
         session,

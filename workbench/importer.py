@@ -4,9 +4,10 @@ Untrusted files are parsed in a separate worker process (:class:`ParserSandbox`)
 memory ceiling, so a pathological file can crash or exhaust only that worker, never the
 window. The worker runs the de-identification gate, loads every volume under the path,
 writes each into the voxel cache (:mod:`workbench.cache`) and returns metadata only. The
-parent then writes every series in one transaction. Anything that fails or is cancelled
-before that commit leaves the registry as it was and removes the cache files this import
-created.
+parent then checks that the series may go into the case (:func:`_refuse_clashes`: not
+another case's patient, not a series another case or this one already holds) and writes
+every series in one transaction. Anything that fails or is cancelled before that commit
+leaves the registry as it was and removes the cache files this import created.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Integer, String, and_, cast, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from workbench.domain import SequenceClass, SourceKind
 from workbench.errors import NotFoundError, RegistryError, ValidationError
 from workbench.policy import Action, require
 from workbench.registry.db import Registry
-from workbench.registry.models import Case, ImagingStudy
+from workbench.registry.models import Case, ImagingStudy, Series
 from workbench.studies import SeriesRecord, add_series, add_study
 from workbench.users import Actor
 
@@ -40,7 +41,8 @@ WORKER_MEMORY_FRACTION = 0.6
 
 
 class ImportRefusedError(ValidationError):
-    """The import was refused (de-identification, unreadable files); nothing was written."""
+    """The import was refused (de-identification, unreadable files, series that belong to
+    another case or are in this one already); nothing was written."""
 
 
 class ImportCancelledError(RegistryError):
@@ -66,6 +68,9 @@ class LoadedVolume:
     volume_index: int
     cache_path: str
     newly_cached: bool
+    patient_id: str | None = None
+    """PatientID of the volume's first file (DICOM; ``None`` when empty or for NIfTI). Past
+    the de-identification gate it is empty or a registry pseudonym."""
 
     @property
     def description(self) -> str:
@@ -135,8 +140,12 @@ def _worker_load(path: str, cache_root: str) -> list[LoadedVolume]:
     volumes = load_any(Path(path))
     loaded: list[LoadedVolume] = []
     index_of: dict[str, int] = {}
+    patient_of: dict[str, str | None] = {}
     for volume in volumes:
         identity = volume.identity
+        first = identity.paths[0]
+        if identity.kind == SourceKind.DICOM and first not in patient_of:
+            patient_of[first] = _patient_id(first)
         index = index_of.get(identity.content_sha256, 0)
         index_of[identity.content_sha256] = index + 1
         target, created = store(Path(cache_root), identity.content_sha256, index, volume.array)
@@ -157,9 +166,22 @@ def _worker_load(path: str, cache_root: str) -> list[LoadedVolume]:
                 volume_index=index,
                 cache_path=str(target),
                 newly_cached=created,
+                patient_id=patient_of.get(first),
             )
         )
     return loaded
+
+
+def _patient_id(path: str) -> str | None:
+    """The PatientID of one DICOM file (its header only), ``None`` when empty or absent.
+
+    One file per volume is read: the files of a series share their patient, and reading
+    every file again would cost what discovery's fast header reader saves.
+    """
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID"])
+    return str(ds.get("PatientID") or "").strip() or None
 
 
 def _plain(value: Any) -> Any:
@@ -307,6 +329,8 @@ def import_path(
             raise ImportCancelledError("import cancelled; nothing was written")
         progress("Storing in the registry", 0.9)
         with registry.write() as session:
+            case = _case_or_fail(session, registry_id)
+            _refuse_clashes(session, path, case, loaded)
             ids = _store(session, actor, registry_id, day, loaded)
     except BaseException:
         for volume in loaded:
@@ -344,6 +368,97 @@ def _refusal(path: Path, findings: Sequence[GateFinding], unreadable: Sequence[s
         lines.append(f"{len(unreadable)} file(s) could not be read:")
         lines += [f"  {u}" for u in unreadable[:20]]
     return "\n".join(lines)
+
+
+def _series_key(series_instance_uid: str | None, content_sha256: str) -> str:
+    """What identifies a series across the registry: its SeriesInstanceUID, else (NIfTI,
+    which has none) the checksum of its file."""
+    return series_instance_uid or f"sha256:{content_sha256}"
+
+
+def _refuse_clashes(
+    session: Session, path: Path, case: Case, loaded: Sequence[LoadedVolume]
+) -> None:
+    """Refuse the whole import, before anything is stored, when any of its series
+    (a) carries another case's registry id as its PatientID, (b) already belongs to another
+    case (same SeriesInstanceUID; for NIfTI, the same checksum), or (c) is already in this
+    case, in any of its studies. Every clash is named; one query answers for all series.
+    """
+    this = case.registry_id
+    patient_ids = {v.patient_id for v in loaded if v.patient_id and v.patient_id != this}
+    uids = {v.series_instance_uid for v in loaded if v.series_instance_uid}
+    checksums = {v.content_sha256 for v in loaded if not v.series_instance_uid}
+    cases_named = select(
+        Case.registry_id,
+        cast(null(), String).label("series_instance_uid"),
+        cast(null(), String).label("content_sha256"),
+        cast(null(), Integer).label("series_id"),
+        cast(null(), Integer).label("day"),
+    ).where(Case.registry_id.in_(patient_ids))
+    series_held = (
+        select(
+            Case.registry_id,
+            Series.series_instance_uid,
+            Series.content_sha256,
+            Series.id,
+            ImagingStudy.day,
+        )
+        .join(ImagingStudy, ImagingStudy.case_id == Case.id)
+        .join(Series, Series.study_id == ImagingStudy.id)
+        .where(
+            or_(
+                Series.series_instance_uid.in_(uids),
+                and_(Series.series_instance_uid.is_(None), Series.content_sha256.in_(checksums)),
+            )
+        )
+    )
+    rows: list[Any] = list(
+        session.execute(union_all(cases_named, series_held).order_by("registry_id", "series_id"))
+    )
+    other_cases = {row.registry_id for row in rows if row.series_id is None}
+    held: dict[str, dict[str, Any]] = {}  # series -> case -> its first volume there
+    for row in rows:
+        if row.series_id is not None:
+            key = _series_key(row.series_instance_uid, row.content_sha256)
+            held.setdefault(key, {}).setdefault(row.registry_id, row)
+    problems: list[str] = []
+    seen: set[tuple[str, str | None]] = set()
+    for volume in loaded:
+        key = _series_key(volume.series_instance_uid, volume.content_sha256)
+        if (key, volume.patient_id) in seen:
+            continue  # one report per series, not per volume
+        seen.add((key, volume.patient_id))
+        where = volume.paths[0]
+        if volume.patient_id in other_cases:
+            problems.append(
+                f"{where}: PatientID {volume.patient_id} is another case's registry id; "
+                f"this import is into {this}"
+            )
+        what = (
+            f"series {volume.series_instance_uid}"
+            if volume.series_instance_uid
+            else f"this image (SHA-256 {volume.content_sha256[:12]}…)"
+        )
+        for row in held.pop(key, {}).values():
+            if row.registry_id == this:
+                problems.append(
+                    f"{where}: {what} is already in case {this} "
+                    f"(series #{row.series_id}, day {row.day})"
+                )
+            else:
+                problems.append(
+                    f"{where}: {what} already belongs to case {row.registry_id} "
+                    f"(series #{row.series_id}, day {row.day}); this import is into {this}"
+                )
+    if len(problems) == 1:
+        raise ImportRefusedError(f"{problems[0]} (nothing was imported)")
+    if problems:
+        raise ImportRefusedError(
+            "\n".join(
+                [f"{path}: {len(problems)} problems, nothing was imported:"]
+                + [f"  {p}" for p in problems]
+            )
+        )
 
 
 def _store(

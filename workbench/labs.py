@@ -24,15 +24,26 @@ loq         no        limit of quantification, in the value's unit
 test_name   for other name of the test when ``test`` is ``other``
 note        no        free text
 =========== ========= ==============================================================
+
+A case holds one record of each result. Two results are *identical* when they are on the same
+case and agree on the test (and, for ``other``, its ``test_name``), the day, the qualitative
+result, the value, the unit, the assay, the LOD and the LOQ (:func:`same_result_key`). Units
+compare in their canonical spelling, the test name and the assay without regard to case or
+runs of spaces, numbers exactly, and an empty cell matches only an empty cell. The note is
+not part of it: it comments on a result, so a result entered again with another note is still
+the same result. :func:`add_lab_result` refuses an identical result; :func:`import_lab_file`
+skips rows identical to results on record (and says which lines) and refuses a file that
+holds the same result twice.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -217,12 +228,105 @@ class LabEntry:
             )
 
 
+ResultKey: TypeAlias = tuple[
+    LabTest,
+    str | None,
+    int,
+    LabQualitative,
+    float | None,
+    str | None,
+    str | None,
+    float | None,
+    float | None,
+]
+"""What makes two results of one case the same result (see the module's notes)."""
+
+
+def _folded(text: str | None) -> str | None:
+    """Free text compared without regard to case or runs of spaces; blank is ``None``."""
+    words = " ".join((text or "").split())
+    return words.casefold() or None
+
+
+def same_result_key(
+    test: LabTest,
+    test_name: str | None,
+    day: int,
+    qualitative: LabQualitative,
+    value: float | None,
+    unit: str | None,
+    assay: str | None,
+    lod: float | None,
+    loq: float | None,
+) -> ResultKey:
+    """The identity of a result within its case: equal keys mean identical results.
+
+    The test name counts only for ``other`` tests; the unit counts in its canonical spelling
+    (:func:`normalise_unit`), the test name and the assay as :func:`_folded` text; numbers
+    compare exactly. The note is left out on purpose: it comments on the result.
+    """
+    return (
+        test,
+        _folded(test_name) if test == LabTest.OTHER else None,
+        day,
+        qualitative,
+        value,
+        (normalise_unit(unit) or None) if unit else None,
+        _folded(assay),
+        lod,
+        loq,
+    )
+
+
+def _entry_key(entry: LabEntry) -> ResultKey:
+    return same_result_key(
+        entry.test, entry.test_name, entry.day, entry.qualitative, entry.value, entry.unit,
+        entry.assay, entry.lod, entry.loq,
+    )  # fmt: skip
+
+
+def _row_key(row: LabResult) -> ResultKey:
+    return same_result_key(
+        row.test, row.test_name, row.day, row.qualitative, row.value, row.unit, row.assay,
+        row.lod, row.loq,
+    )  # fmt: skip
+
+
+def _describe(entry: LabEntry) -> str:
+    """``csf_jcv_pcr`` (or the name of an ``other`` test) for messages."""
+    if entry.test == LabTest.OTHER and entry.test_name:
+        return f"{entry.test.value} ({entry.test_name.strip()})"
+    return entry.test.value
+
+
 def add_lab_result(session: Session, actor: Actor, entry: LabEntry) -> LabResult:
-    """Store one validated lab result on its case, audited."""
+    """Store one validated lab result on its case, audited.
+
+    A result identical to one the case already has (see the module's notes) is refused with a
+    :class:`ValidationError` naming the case, the test and the day; nothing is added.
+    """
     require(actor, Action.ENTER_LABS)
     case = session.scalars(select(Case).where(Case.registry_id == entry.registry_id)).first()
     if case is None:
         raise NotFoundError(f"case: no case {entry.registry_id!r} in this registry")
+    key = _entry_key(entry)
+    same_day = session.scalars(
+        select(LabResult).where(
+            LabResult.case_id == case.id, LabResult.test == entry.test, LabResult.day == entry.day
+        )
+    )
+    for stored in same_day:
+        if _row_key(stored) == key:
+            raise ValidationError(
+                f"case {entry.registry_id}: an identical {_describe(entry)} result of day "
+                f"{entry.day} is already on record (lab result #{stored.id}: same result, value, "
+                "unit, assay, LOD and LOQ); nothing was added"
+            )
+    return _store(session, actor, case, entry)
+
+
+def _store(session: Session, actor: Actor, case: Case, entry: LabEntry) -> LabResult:
+    """Add ``entry`` to ``case`` and record the audit event (no checks beyond the entry's)."""
     result = LabResult(
         case_id=case.id,
         test=entry.test,
@@ -399,21 +503,72 @@ def _entry_from_cells(cell: dict[str, str]) -> LabEntry:
     )
 
 
-def import_lab_file(session: Session, actor: Actor, path: Path) -> list[LabResult]:
-    """Validate the whole file, then store every row in the caller's transaction.
+@dataclass(frozen=True, slots=True)
+class LabImport:
+    """What :func:`import_lab_file` did: the results it stored and the lines it skipped.
 
-    A file with any bad row (including a row naming a case the registry does not have)
-    raises :class:`LabFileError` before anything is written.
+    Iterating it, and ``len()``, go over the stored results (as when the import returned a
+    list of them); so it is falsy when every row was skipped.
+    """
+
+    stored: tuple[LabResult, ...]
+    skipped_lines: tuple[int, ...] = ()
+    """File lines (the header is line 1) whose result was already on record, ascending."""
+
+    def __iter__(self) -> Iterator[LabResult]:
+        return iter(self.stored)
+
+    def __len__(self) -> int:
+        return len(self.stored)
+
+
+def import_lab_file(session: Session, actor: Actor, path: Path) -> LabImport:
+    """Validate the whole file, then store its new rows in the caller's transaction.
+
+    A file with any bad row raises :class:`LabFileError` before anything is written: a
+    malformed row, a row naming a case the registry does not have, or a row identical to an
+    earlier row of the file (naming both lines). A row identical to a result already on
+    record for its case is not stored again; its line is in :attr:`LabImport.skipped_lines`.
+    The file's cases and their results on record are read in one query each.
     """
     require(actor, Action.ENTER_LABS)
     entries, errors = _parse_lab_file(path)
     wanted = {e.registry_id for _, e in entries}
-    known = set(session.scalars(select(Case.registry_id).where(Case.registry_id.in_(wanted))))
+    cases = {
+        c.registry_id: c for c in session.scalars(select(Case).where(Case.registry_id.in_(wanted)))
+    }
     errors += [
         RowError(line, "case", f"no case {e.registry_id!r} in this registry")
         for line, e in entries
-        if e.registry_id not in known
+        if e.registry_id not in cases
     ]
+    first_line: dict[tuple[str, ResultKey], int] = {}
+    for line, entry in entries:
+        seen = first_line.setdefault((entry.registry_id, _entry_key(entry)), line)
+        if seen != line:
+            errors.append(
+                RowError(
+                    line,
+                    "row",
+                    f"the same result as line {seen} (case {entry.registry_id}, "
+                    f"{_describe(entry)}, day {entry.day}); a file holds each result once",
+                )
+            )
     if errors:
         raise LabFileError(path, sorted(errors, key=lambda e: e.line))
-    return [add_lab_result(session, actor, entry) for _, entry in entries]
+    on_record = {
+        (registry_id, _row_key(row))
+        for row, registry_id in session.execute(
+            select(LabResult, Case.registry_id)
+            .join(Case, LabResult.case_id == Case.id)
+            .where(Case.registry_id.in_(wanted))
+        )
+    }
+    stored: list[LabResult] = []
+    skipped: list[int] = []
+    for line, entry in entries:
+        if (entry.registry_id, _entry_key(entry)) in on_record:
+            skipped.append(line)
+        else:
+            stored.append(_store(session, actor, cases[entry.registry_id], entry))
+    return LabImport(tuple(stored), tuple(skipped))

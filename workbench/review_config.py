@@ -16,6 +16,11 @@ Kept in ``review.toml`` in the data directory, or in the file named by
     lifetime_hours = 12      # a sign-in ends this long after it began, used or not
     idle_minutes = 30        # ... or this long after it was last used
 
+    [readiness]
+    sequences = ["FLAIR"]    # sequence classes the latest imaging timepoint must have
+    csf_pcr = true           # a CSF JCV PCR result, or one recorded as not done
+    clinical = true          # the clinical features assessed (consistent with PML or not)
+
 A file that cannot be read, or a key with a wrong type or value, raises
 :class:`ReviewConfigError` naming the file, the key and the problem; nothing falls back
 silently to a default.
@@ -33,6 +38,7 @@ from typing import Any
 from adjudication.consensus import DEFAULT_MEANING
 from adjudication.discordance import DiscordanceRules
 from workbench.config import data_dir
+from workbench.domain import SequenceClass
 from workbench.errors import ValidationError
 
 REVIEW_CONFIG_ENV = "PML_WORKBENCH_REVIEW_CONFIG"
@@ -42,11 +48,24 @@ _SECTIONS: dict[str, dict[str, type]] = {
     "discordance": {"min_lesion_ml": float, "volume_fraction": float, "min_dice": float},
     "signatures": {"required": int, "meaning": str},
     "sessions": {"lifetime_hours": float, "idle_minutes": float},
+    "readiness": {"sequences": list, "csf_pcr": bool, "clinical": bool},
 }
 
 
 class ReviewConfigError(ValidationError):
     """The review configuration file is unreadable or holds a bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessRules:
+    """What a case needs before it is read (``[readiness]``; see :mod:`workbench.readiness`)."""
+
+    sequences: tuple[SequenceClass, ...] = (SequenceClass.FLAIR,)
+    """Sequence classes the latest imaging timepoint must have."""
+    csf_pcr: bool = True
+    """Whether a CSF JC-virus PCR result (or an explicit "not done") is required."""
+    clinical: bool = True
+    """Whether the clinical features must have been assessed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +79,7 @@ class ReviewConfig:
     """How long a sign-in lasts at most (``[sessions] lifetime_hours``)."""
     session_idle: dt.timedelta = dt.timedelta(minutes=30)
     """How long a sign-in lasts without use (``[sessions] idle_minutes``)."""
+    readiness: ReadinessRules = field(default_factory=ReadinessRules)
     source: Path | None = None
     """The file these values came from; ``None`` for the built-in defaults."""
 
@@ -76,6 +96,11 @@ class ReviewConfig:
                 "lifetime_hours": self.session_lifetime.total_seconds() / 3600,
                 "idle_minutes": self.session_idle.total_seconds() / 60,
             },
+            "readiness": {
+                "sequences": [s.value for s in self.readiness.sequences],
+                "csf_pcr": self.readiness.csf_pcr,
+                "clinical": self.readiness.clinical,
+            },
         }
 
 
@@ -89,6 +114,14 @@ def config_path() -> Path:
 
 def _checked(path: Path, section: str, key: str, value: object, kind: type) -> Any:
     where = f"{path}: [{section}] {key}"
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ReviewConfigError(f"{where}: {value!r} is not true or false")
+        return value
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ReviewConfigError(f"{where}: {value!r} is not a list of names")
+        return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ReviewConfigError(f"{where}: {value!r} is not a number")
@@ -150,8 +183,22 @@ def load_review_config(path: Path | None = None) -> ReviewConfig:
         raise ReviewConfigError(
             f"{path}: [sessions] idle_minutes: {idle} — give more than 0 and at most the lifetime"
         )
+    ready = values.get("readiness", {})
+    classes = {c.value.lower(): c for c in SequenceClass}
+    sequences: list[SequenceClass] = []
+    for name in ready.get("sequences", ["FLAIR"]):
+        if name.lower() not in classes:
+            raise ReviewConfigError(
+                f"{path}: [readiness] sequences: {name!r} is not a sequence class (known: "
+                f"{', '.join(c.value for c in SequenceClass)})"
+            )
+        sequences.append(classes[name.lower()])
+    readiness = ReadinessRules(
+        tuple(sequences), ready.get("csf_pcr", True), ready.get("clinical", True)
+    )
     return ReviewConfig(
         discordance=rules,
+        readiness=readiness,
         signatures_required=required,
         signature_meaning=signing.get("meaning", DEFAULT_MEANING),
         session_lifetime=dt.timedelta(hours=lifetime),

@@ -106,17 +106,22 @@ def add_study(
 
 
 def add_series(session: Session, actor: Actor, study: ImagingStudy, record: SeriesRecord) -> Series:
-    """Store one volume of a series on a study, audited. One already stored is refused."""
+    """Store one volume of a series on a study, audited. One already stored is refused.
+
+    A volume is its series UID (none for NIfTI), its checksum and its index among the
+    volumes of that series with that checksum, as :mod:`workbench.lesions.export` finds it
+    again: one DICOM series can make several volumes (orientations of a localizer, magnitude
+    and phase), each with volume index 0 and its own checksum. Whether a series may go into
+    a case at all (not another case's, not in this case already) is the importer's check.
+    """
     require(actor, Action.IMPORT_IMAGES)
-    same_source = (
-        Series.series_instance_uid == record.series_instance_uid
-        if record.series_instance_uid
-        else Series.content_sha256 == record.content_sha256
-    )
     clash = session.scalars(
         select(Series).where(
             Series.study_id == study.id,
-            same_source,
+            Series.series_instance_uid.is_(None)
+            if record.series_instance_uid is None
+            else Series.series_instance_uid == record.series_instance_uid,
+            Series.content_sha256 == record.content_sha256,
             Series.volume_index == record.volume_index,
         )
     ).first()

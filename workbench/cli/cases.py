@@ -54,6 +54,52 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     add.add_argument("--readers", type=int, default=2, help="readers required (default 2)")
     add.set_defaults(run=_cmd_case_add)
+    edit = case_commands.add_parser(
+        "edit",
+        help="change a case (audited with a reason)",
+        description="Change the fields given; --exposure and --feature replace the case's "
+        "lists. The case becomes ready when the change completes it.",
+    )
+    edit.add_argument("registry_id", metavar="ID")
+    edit.add_argument("--reason", required=True, help="why the case is changed (audited)")
+    edit.add_argument(
+        "--version",
+        type=int,
+        help="save only if the case is still at this version (as shown by 'case show')",
+    )
+    edit.add_argument("--sex", help="female, male, other or unknown")
+    edit.add_argument("--age-band", help="e.g. 40-49 or 80+")
+    edit.add_argument("--condition", help="the underlying condition (as for 'case add')")
+    edit.add_argument("--condition-detail")
+    edit.add_argument("--summary", help="clinical summary (no names, no dates)")
+    edit.add_argument("--index-event", help="what day 0 is, e.g. 'first MRI suggestive of PML'")
+    edit.add_argument(
+        "--clinical-consistent",
+        help="clinical features consistent with PML: present, absent or not_assessed",
+    )
+    edit.add_argument("--readers", type=int, help="readers required")
+    edit.add_argument(
+        "--exposure",
+        action="append",
+        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
+        help="drug exposure (repeatable; the given ones replace the case's)",
+    )
+    edit.add_argument(
+        "--feature",
+        action="append",
+        metavar="NAME=STATUS[@DAY]",
+        help="clinical feature (repeatable; the given ones replace the case's)",
+    )
+    edit.set_defaults(run=_cmd_case_edit)
+    ready = case_commands.add_parser(
+        "ready",
+        help="mark an incomplete case ready for reading",
+        description="Mark an incomplete case ready. A case that misses items of the "
+        "completeness rules ([readiness] in review.toml) needs --reason, audited with them.",
+    )
+    ready.add_argument("registry_id", metavar="ID")
+    ready.add_argument("--reason", help="why it is ready although it misses items (audited)")
+    ready.set_defaults(run=_cmd_case_ready)
     assign = case_commands.add_parser("assign", help="assign readers and panel members")
     assign.add_argument("registry_id", metavar="ID")
     assign.add_argument("--reader", action="append", default=[], metavar="USER")
@@ -155,6 +201,53 @@ def _cmd_case_assign(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     print(f"{args.registry_id}: assigned; status {status.value}")
+    return EXIT_OK
+
+
+def _cmd_case_edit(args: argparse.Namespace) -> int:
+    from workbench.services import cases
+    from workbench.services.cases import CaseChanges, parse_exposure, parse_feature
+
+    changes = CaseChanges(
+        sex=args.sex,
+        age_band=args.age_band,
+        condition=args.condition,
+        condition_detail=args.condition_detail,
+        clinical_summary=args.summary,
+        clinical_consistent=args.clinical_consistent,
+        index_event=args.index_event,
+        readers_required=args.readers,
+        exposures=None if args.exposure is None else tuple(map(parse_exposure, args.exposure)),
+        clinical_features=None if args.feature is None else tuple(map(parse_feature, args.feature)),
+    )
+    registry = open_registry(args)
+    try:
+        actor = acting_user(args, registry)
+        edited = cases.edit_case(
+            registry, actor, args.registry_id, changes, reason=args.reason, version=args.version
+        )
+    finally:
+        registry.close()
+    print(
+        f"changed case {args.registry_id} (version {edited.version}); status {edited.status.value}"
+    )
+    return EXIT_OK
+
+
+def _cmd_case_ready(args: argparse.Namespace) -> int:
+    from workbench.services import cases
+
+    registry = open_registry(args)
+    try:
+        found = cases.mark_ready(
+            registry, acting_user(args, registry), args.registry_id, reason=args.reason
+        )
+    finally:
+        registry.close()
+    if found.missing:
+        print(f"case {args.registry_id} is ready; overridden: {'; '.join(found.missing)}")
+    else:
+        print(f"case {args.registry_id} is ready")
     return EXIT_OK
 
 

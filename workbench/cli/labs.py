@@ -1,8 +1,13 @@
-"""Lab results: ``labs import`` reads a CSV of them into the registry."""
+"""Lab results: ``labs import`` reads a CSV of them into the registry.
+
+Rows identical to results already on record are skipped and their lines printed; see
+:mod:`workbench.labs` for what makes two results identical.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.cli._common import EXIT_OK, acting_user, open_registry
@@ -22,8 +27,18 @@ def _cmd_labs_import(args: argparse.Namespace) -> int:
 
     registry = open_registry(args)
     try:
-        imported = cases.import_lab_file(registry, acting_user(args, registry), args.file)
+        outcome = cases.import_lab_file(registry, acting_user(args, registry), args.file)
     finally:
         registry.close()
-    print(f"imported {imported} lab result(s) from {args.file}")
+    print(imported_line(args.file, outcome.imported, outcome.skipped_lines))
     return EXIT_OK
+
+
+def imported_line(path: Path, imported: int, skipped_lines: Sequence[int]) -> str:
+    """``imported 2 lab result(s) from FILE; 3 already on record were skipped (lines 2, 4,
+    5)`` (the second part only when rows were skipped)."""
+    line = f"imported {imported} lab result(s) from {path}"
+    if skipped_lines:
+        shown = ", ".join(str(n) for n in skipped_lines)
+        line += f"; {len(skipped_lines)} already on record were skipped (lines {shown})"
+    return line

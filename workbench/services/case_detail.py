@@ -22,10 +22,12 @@ from workbench.display import format_utc
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass
 from workbench.panel import HistoryEvent, case_history, final_decision, latest_discordance
 from workbench.policy import STATUS_ROLES, Action, Facts, can, visible_status
+from workbench.readiness import assess
 from workbench.reading_flow import ReadRecord, reads_of_case
 from workbench.reads import case_facts
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, CaseAssignment, User
+from workbench.review_config import load_review_config
 from workbench.services.review_case import ReviewCase, review_case
 from workbench.studies import describe_geometry
 
@@ -196,6 +198,9 @@ class CaseDetail:
     """Readers, reads, discordance and decision as the acting user may see them."""
     history: tuple[HistoryEvent, ...] = ()
     """The case's audit events the acting user may see, oldest first."""
+    missing_for_reading: tuple[str, ...] = ()
+    """What the case misses under the completeness rules (``[readiness]`` of review.toml),
+    one sentence each; empty when it is complete."""
 
     @property
     def series_count(self) -> int:
@@ -275,6 +280,7 @@ def case_detail(session: Session, actor: Actor, case: Case) -> CaseDetail:
         labs=labs,
         review=review_status(session, actor, case, facts),
         history=tuple(case_history(session, actor, case.registry_id)),
+        missing_for_reading=assess(case, load_review_config().readiness).missing,
     )
 
 

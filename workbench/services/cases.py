@@ -7,15 +7,17 @@ Each function takes the registry and the acting person, opens and owns its trans
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from adjudication.text import describe_forbidden
 from adjudication.vocabulary import Role
 from workbench.actor import Actor
 from workbench.cases import (
+    MAX_READERS,
     CaseFilter,
     CaseSummary,
     NewCase,
@@ -25,22 +27,28 @@ from workbench.cases import (
     get_case,
     parse_exposure,
     parse_feature,
+    update_case,
 )
 from workbench.cases import create_case as _create_case
 from workbench.cases import list_cases as _list_cases
 from workbench.cases import sites as _sites
 from workbench.domain import CaseStatus
+from workbench.errors import ValidationError
 from workbench.labs import ALLOWED_RESULTS, ALLOWED_UNITS, LabEntry, LabFileError
 from workbench.labs import add_lab_result as _add_lab_result
 from workbench.labs import import_lab_file as _import_lab_file
 from workbench.panel import HistoryEvent
 from workbench.panel import case_history as _case_history
 from workbench.policy import Action, Facts, can, visible_status
+from workbench.readiness import Readiness, assess, promote_if_complete
+from workbench.readiness import mark_ready as _mark_ready
+from workbench.readiness import readiness as _readiness
 from workbench.reading_flow import assign as _assign
 from workbench.reading_flow import status_after_assignment
 from workbench.reads import case_facts
 from workbench.registry.db import Registry
 from workbench.registry.models import CaseAssignment
+from workbench.review_config import ReadinessRules, load_review_config
 from workbench.services.case_detail import CaseDetail, load_case
 from workbench.studies import describe_geometry
 from workbench.users import list_users
@@ -50,24 +58,31 @@ __all__ = [
     "ALLOWED_UNITS",
     "AssignChoices",
     "Candidate",
+    "CaseChanges",
     "CaseDetail",
+    "CaseEdit",
     "CaseFilter",
     "CaseSummary",
     "HistoryEvent",
     "LabEntry",
     "LabFileError",
+    "LabImportSummary",
     "NewCase",
     "NewExposure",
     "NewFeature",
+    "Readiness",
     "add_lab_result",
     "assign",
     "assign_choices",
     "case_history",
+    "case_readiness",
     "case_record",
     "create_case",
+    "edit_case",
     "import_lab_file",
     "list_cases",
     "load_case",
+    "mark_ready",
     "parse_exposure",
     "parse_feature",
     "sites",
@@ -95,18 +110,136 @@ def create_case(registry: Registry, actor: Actor, new: NewCase) -> str:
 
 
 def add_lab_result(registry: Registry, actor: Actor, entry: LabEntry) -> None:
-    """Record one lab result on its case."""
+    """Record one lab result on its case (which becomes ready if that completes it)."""
     with registry.write() as session:
         _add_lab_result(session, actor, entry)
+        promote_if_complete(session, actor, entry.registry_id, _rules())
 
 
-def import_lab_file(registry: Registry, actor: Actor, path: Path) -> int:
-    """Import a CSV of lab results, all or nothing; returns how many were recorded.
+@dataclass(frozen=True, slots=True)
+class LabImportSummary:
+    """What a lab file import did."""
 
-    Raises :class:`~workbench.labs.LabFileError` naming every bad line (nothing written).
+    imported: int
+    """How many results were stored."""
+    skipped_lines: tuple[int, ...] = ()
+    """The file's lines (the header is line 1) whose result was already on record for its
+    case, so was not stored again; ascending."""
+
+
+def import_lab_file(registry: Registry, actor: Actor, path: Path) -> LabImportSummary:
+    """Import a CSV of lab results, all or nothing; rows already on record are skipped.
+
+    Raises :class:`~workbench.labs.LabFileError` naming every bad line, including a result
+    the file holds twice (nothing written). The cases the file completes become ready.
     """
     with registry.write() as session:
-        return len(_import_lab_file(session, actor, path))
+        done = _import_lab_file(session, actor, path)
+        rules = _rules()
+        for registry_id in sorted({r.case.registry_id for r in done.stored}):
+            promote_if_complete(session, actor, registry_id, rules)
+        return LabImportSummary(len(done.stored), done.skipped_lines)
+
+
+# --- editing a case and its readiness ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChanges:
+    """What a coordinator changes in a case; ``None`` leaves a field as it is.
+
+    ``exposures`` and ``clinical_features``, when given, replace the case's lists.
+    """
+
+    sex: str | None = None
+    age_band: str | None = None
+    condition: str | None = None
+    condition_detail: str | None = None
+    clinical_summary: str | None = None
+    clinical_consistent: str | None = None
+    index_event: str | None = None
+    readers_required: int | None = None
+    exposures: tuple[NewExposure, ...] | None = None
+    clinical_features: tuple[NewFeature, ...] | None = None
+
+    def as_changes(self) -> dict[str, Any]:
+        """The fields given, by name."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEdit:
+    """A case after an edit: its version and status (ready, when the edit completed it)."""
+
+    version: int
+    status: CaseStatus
+
+
+def _rules() -> ReadinessRules:
+    return load_review_config().readiness
+
+
+def edit_case(
+    registry: Registry,
+    actor: Actor,
+    registry_id: str,
+    changes: CaseChanges,
+    *,
+    reason: str,
+    version: int | None = None,
+) -> CaseEdit:
+    """Change a case (coordinators, administrators), audited with ``reason``; returns the
+    case's new version and status.
+
+    ``version`` is the version the change was made against (what the form showed): a case
+    saved by someone else since is refused (:class:`~workbench.errors.ConflictError`) and
+    nothing is written. Without it, the version read in this transaction is used. A case the
+    change completes becomes ready.
+    """
+    wanted = changes.as_changes()
+    if not wanted:
+        raise ValidationError(f"case {registry_id}: nothing to change")
+    text = reason.strip()
+    if not text:
+        raise ValidationError(
+            f"case {registry_id}: a change to a case needs a reason", field="reason"
+        )
+    refused = describe_forbidden("reason", text)
+    if refused is not None:
+        raise ValidationError(refused, field="reason")
+    if "readers_required" in wanted and not 1 <= wanted["readers_required"] <= MAX_READERS:
+        raise ValidationError(
+            f"readers required: {wanted['readers_required']} — give 1 to {MAX_READERS}",
+            field="readers required",
+        )
+    for name in ("condition_detail", "clinical_summary", "index_event"):
+        if name in wanted:
+            problem = describe_forbidden(
+                name.replace("_", " "), wanted[name], multiline=name == "clinical_summary"
+            )
+            if problem is not None:
+                raise ValidationError(problem, field=name.replace("_", " "))
+    with registry.write() as session:
+        current = get_case(session, registry_id).version if version is None else version
+        case = update_case(session, actor, registry_id, current, wanted, reason=text)
+        promote_if_complete(session, actor, registry_id, _rules())
+        return CaseEdit(int(case.version), case.status)
+
+
+def case_readiness(registry: Registry, actor: Actor, registry_id: str) -> Readiness:
+    """What the case misses to be read, under the rules of ``review.toml``."""
+    with registry.read() as session:
+        return _readiness(session, registry_id, _rules())
+
+
+def mark_ready(
+    registry: Registry, actor: Actor, registry_id: str, *, reason: str | None = None
+) -> Readiness:
+    """Mark an incomplete case ready (coordinators); one that misses items needs a reason,
+    audited with the items overridden. Returns what it missed."""
+    with registry.write() as session:
+        return _mark_ready(session, actor, registry_id, _rules(), reason=reason)
 
 
 def case_history(registry: Registry, actor: Actor, registry_id: str) -> list[HistoryEvent]:
@@ -263,4 +396,6 @@ def case_record(registry: Registry, actor: Actor, registry_id: str) -> dict[str,
             }
             for r in case.lab_results
         ]
+        data["version"] = case.version
+        data["missing_for_reading"] = list(assess(case, _rules()).missing)
         return data

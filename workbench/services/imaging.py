@@ -7,6 +7,7 @@ nothing; it owns its transactions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from workbench.actor import Actor
@@ -19,7 +20,9 @@ from workbench.importer import (
     default_sandbox,
     import_path,
 )
+from workbench.readiness import promote_if_complete
 from workbench.registry.db import Registry
+from workbench.review_config import load_review_config
 from workbench.studies import correct_sequence_class
 
 __all__ = [
@@ -32,10 +35,39 @@ __all__ = [
     "set_sequence_class",
 ]
 
-import_images = import_path
-"""Gate, load, cache and store a path on a case, all or nothing: refused before any file is
-parsed when the policy does not let the actor import images (see
-:func:`workbench.importer.import_path`, which owns its transactions)."""
+
+def import_images(
+    registry: Registry,
+    actor: Actor,
+    path: Path,
+    registry_id: str,
+    *,
+    day: int | None,
+    cache_root: Path,
+    policy_path: Path | None = None,
+    sandbox: ParserSandbox | None = None,
+    progress: Callable[[str, float], None] = lambda _text, _fraction: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> ImportResult:
+    """Gate, load, cache and store a path on a case, all or nothing: refused before any file
+    is parsed when the policy does not let the actor import images (see
+    :func:`workbench.importer.import_path`, which owns its transactions). A case the import
+    completes then becomes ready (:func:`workbench.readiness.promote_if_complete`)."""
+    result = import_path(
+        registry,
+        actor,
+        path,
+        registry_id,
+        day=day,
+        cache_root=cache_root,
+        policy_path=policy_path,
+        sandbox=sandbox,
+        progress=progress,
+        cancelled=cancelled,
+    )
+    with registry.write() as session:
+        promote_if_complete(session, actor, registry_id, load_review_config().readiness)
+    return result
 
 
 def set_sequence_class(

@@ -1,9 +1,12 @@
-"""The case page: header, imaging timepoints, lab results, exposures and clinical features,
-the review status and the case's history.
+"""The case page: header, readiness, imaging timepoints, lab results, exposures and clinical
+features, the review status and the case's history.
 
 It shows a :class:`~workbench.ui.case_detail.CaseDetail` (plain values) and asks the window,
-through :attr:`CasePage.add_lab_requested` and :attr:`CasePage.assign_requested`, to open the
-lab and assignment forms; it never touches the registry itself. The Review and History tabs
+through :attr:`CasePage.add_lab_requested`, :attr:`CasePage.assign_requested`,
+:attr:`CasePage.edit_requested` and :attr:`CasePage.mark_ready_requested`, to open the lab,
+assignment, edit and mark-ready forms; it never touches the registry itself. While a case is
+incomplete, its readiness area lists what the case misses for reading (the service's
+sentences, ``missing_for_reading``). The Review and History tabs
 show what the registry let the acting user see (the values are blinded when they are loaded,
 not here).
 """
@@ -45,6 +48,7 @@ from workbench.display import (
 )
 from workbench.domain import CaseStatus
 from workbench.services.case_detail import CaseDetail, LabRow, ReviewStatus
+from workbench.ui.case_edit import as_sentence
 from workbench.ui.dialogs import repolish
 from workbench.ui.history import HistoryView
 from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
@@ -62,6 +66,8 @@ _POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
 """``(timepoint index, series index)`` of a series row: the same order as
 :class:`workbench.ui.workspace_data.ReviewCase`, so the window can name the series."""
 _NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+EDIT_TIP = "Change the case's fields, exposures and clinical features (Ctrl+E)"
+MARK_READY_TIP = "Mark the case ready for reading (with a reason when items are missing)"
 
 
 def readonly_table(columns: Sequence[str], stretch: int | None = None) -> QTableWidget:
@@ -133,7 +139,8 @@ def fill_lab_table(table: QTableWidget, labs: Sequence[LabRow], *, notes: bool) 
 
 
 class CasePage(QWidget):
-    """One case, read-only, with "Add lab result…" and "Assign readers and panel…" buttons.
+    """One case, read-only, with "Edit case…", "Mark ready…", "Add lab result…" and
+    "Assign readers and panel…" buttons.
 
     Call :meth:`show_case` with fresh values after every change.
     """
@@ -144,6 +151,10 @@ class CasePage(QWidget):
     """The user asked to import images into the case of this registry id."""
     assign_requested = pyqtSignal(str)
     """The user asked to assign readers and panel members to the case of this registry id."""
+    edit_requested = pyqtSignal(str)
+    """The user asked to change the case of this registry id."""
+    mark_ready_requested = pyqtSignal(str)
+    """The user asked to mark the (incomplete) case of this registry id ready for reading."""
     review_requested = pyqtSignal(str, object)
     """``(registry id, (timepoint index, series index) or None)``: the user asked to review
     the case's images (from the button, or by double-clicking a series or a timepoint)."""
@@ -162,6 +173,10 @@ class CasePage(QWidget):
         title_row.addSpacing(10)
         title_row.addWidget(self.status_badge, alignment=Qt.AlignmentFlag.AlignVCenter)
         title_row.addStretch()
+        self.edit_button = QPushButton("Edit case…")
+        self.edit_button.setToolTip(EDIT_TIP)
+        self.edit_button.clicked.connect(self._edit_clicked)
+        title_row.addWidget(self.edit_button, alignment=Qt.AlignmentFlag.AlignVCenter)
 
         self.fact_labels: dict[str, QLabel] = {}
         facts = QGridLayout()
@@ -191,6 +206,7 @@ class CasePage(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readiness_box = self._readiness_box()
 
         self.tabs = QTabWidget()
         self.tabs.setUsesScrollButtons(False)  # all tabs in view; a long title is elided
@@ -210,10 +226,29 @@ class CasePage(QWidget):
         layout.addLayout(title_row)
         layout.addLayout(facts)
         layout.addWidget(self.summary_label)
+        layout.addWidget(self.readiness_box)
         layout.addSpacing(4)
         layout.addWidget(self.tabs, 1)
 
     # --- building ------------------------------------------------------------------------
+
+    def _readiness_box(self) -> QGroupBox:
+        """What an incomplete case misses for reading, and "Mark ready…" (hidden otherwise)."""
+        self.readiness_label = QLabel()
+        self.readiness_label.setObjectName("readinessItems")
+        self.readiness_label.setWordWrap(True)
+        self.readiness_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.mark_ready_button = QPushButton("Mark ready…")
+        self.mark_ready_button.setToolTip(MARK_READY_TIP)
+        self.mark_ready_button.clicked.connect(self._mark_ready_clicked)
+        box = QGroupBox("Readiness")
+        box.setObjectName("readiness")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(8, 4, 8, 6)
+        row.addWidget(self.readiness_label, 1)
+        row.addWidget(self.mark_ready_button, alignment=Qt.AlignmentFlag.AlignTop)
+        box.hide()
+        return box
 
     def _imaging_tab(self) -> QWidget:
         self.imaging_tree = QTreeWidget()
@@ -376,6 +411,7 @@ class CasePage(QWidget):
         self.summary_label.setText(detail.clinical_summary or "No clinical summary.")
         self.summary_label.setObjectName("" if detail.clinical_summary else "muted")
         repolish(self.summary_label)
+        self._fill_readiness(detail)
         self._fill_imaging(detail)
         self._fill_labs(detail.labs)
         self._fill_clinical(detail)
@@ -403,6 +439,20 @@ class CasePage(QWidget):
         ):
             self.tabs.setTabText(index, text)
             self.tabs.setTabToolTip(index, tip)
+
+    def _fill_readiness(self, detail: CaseDetail) -> None:
+        incomplete = detail.status is CaseStatus.INCOMPLETE
+        self.readiness_box.setVisible(incomplete)
+        if not incomplete:
+            self.readiness_label.clear()
+            return
+        missing = detail.missing_for_reading
+        if missing:
+            self.readiness_box.setTitle(f"Readiness — {len(missing)} item(s) missing for reading")
+            self.readiness_label.setText("\n".join(f"•  {as_sentence(m)}" for m in missing))
+        else:
+            self.readiness_box.setTitle("Readiness")
+            self.readiness_label.setText("Complete: ready to be read.")
 
     def _fill_imaging(self, detail: CaseDetail) -> None:
         tree = self.imaging_tree
@@ -655,6 +705,14 @@ class CasePage(QWidget):
             self._request_review((int(position[0]), int(position[1])))
         else:
             self._request_review(None)
+
+    def _edit_clicked(self) -> None:
+        if self._detail is not None:
+            self.edit_requested.emit(self._detail.registry_id)
+
+    def _mark_ready_clicked(self) -> None:
+        if self._detail is not None:
+            self.mark_ready_requested.emit(self._detail.registry_id)
 
     def _assign_clicked(self) -> None:
         if self._detail is not None:

@@ -1,4 +1,4 @@
-"""Forms (new case, lab result) and the report dialog for long error messages.
+"""Forms (a case's fields, new case, lab result) and the report dialog for long error messages.
 
 A form builds the validated domain value (:class:`~workbench.cases.NewCase`,
 :class:`~workbench.labs.LabEntry`) and hands it to a *save* callback from the window, which
@@ -10,6 +10,7 @@ everything typed, shows the message in red above the buttons and outlines the fi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QFont, QFontDatabase, QGuiApplication
@@ -224,7 +225,7 @@ def _editable_table(columns: Sequence[str], widths: Sequence[int]) -> QTableWidg
 
 def _row_buttons(
     add_text: str, add: Callable[[], object], remove: Callable[[], object]
-) -> QHBoxLayout:
+) -> tuple[QHBoxLayout, QPushButton, QPushButton]:
     row = QHBoxLayout()
     add_button = QPushButton(add_text)
     add_button.clicked.connect(add)
@@ -233,7 +234,13 @@ def _row_buttons(
     row.addWidget(add_button)
     row.addWidget(remove_button)
     row.addStretch()
-    return row
+    return row, add_button, remove_button
+
+
+def chain_tab_order(widgets: Sequence[QWidget]) -> None:
+    """Make Tab visit ``widgets`` in this order (the others keep theirs around them)."""
+    for first, second in pairwise(widgets):
+        QWidget.setTabOrder(first, second)
 
 
 def _remove_selected_rows(table: QTableWidget) -> None:
@@ -245,32 +252,17 @@ def _remove_selected_rows(table: QTableWidget) -> None:
         table.removeRow(row)
 
 
-class NewCaseDialog(FormDialog):
-    """The form for a new case. OK builds a :class:`NewCase` and calls ``save`` with it.
+class CaseFormDialog(FormDialog):
+    """The fields of a case, laid out: sex, age band, condition, summary, readers required,
+    the drug exposures and the clinical features. The new-case and edit-case forms add their
+    own rows to :attr:`form` (registry id and site; day 0 and the reason for the change).
 
-    Emits :attr:`created` with the registry id once saved.
+    Every field is registered under the name the domain's refusals use, so a refusal outlines
+    it.
     """
 
-    created = pyqtSignal(str)
-
-    def __init__(
-        self,
-        site_codes: Sequence[str],
-        save: Callable[[NewCase], None],
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__("New case", parent)
-        self._save = save
-
-        self.registry_id_edit = QLineEdit()
-        self.registry_id_edit.setPlaceholderText("PML-0042 (pseudonym, never a patient id)")
-        self.site_combo = QComboBox()
-        self.site_combo.setEditable(True)
-        self.site_combo.addItems(list(site_codes))
-        self.site_combo.setCurrentIndex(-1)
-        site_edit = self.site_combo.lineEdit()
-        assert site_edit is not None
-        site_edit.setPlaceholderText("e.g. NL-AMS: pick one or type a new code")
+    def __init__(self, title: str, note: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
         self.sex_combo = _enum_combo(((s.value, s) for s in Sex), "choose…")
         self.age_band_edit = QLineEdit()
         self.age_band_edit.setPlaceholderText("40-49 or 80+")
@@ -290,10 +282,10 @@ class NewCaseDialog(FormDialog):
         self.readers_spin.setRange(1, 5)
         self.readers_spin.setValue(2)
 
-        form = QFormLayout()
+        self.form = QFormLayout()
+        """The left column's rows; subclasses insert their own."""
+        form = self.form
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Registry id", self.registry_id_edit)
-        form.addRow("Site", self.site_combo)
         form.addRow("Sex", self.sex_combo)
         form.addRow("Age band", self.age_band_edit)
         form.addRow("Condition", self.condition_combo)
@@ -303,37 +295,43 @@ class NewCaseDialog(FormDialog):
         form.addRow("Clinical summary", self.summary_edit)
 
         self.exposures_table = _editable_table(
-            ("Drug", "Start day", "Stop day", "Infusions"), (130, 72, 72)
+            ("Drug", "Start day", "Stop day", "Infusions"), (170, 80, 80)
         )
         self.exposures_table.setToolTip("Days are relative to day 0 and may be negative.")
         exposures = QGroupBox("Drug exposures")
         exposures_layout = QVBoxLayout(exposures)
         exposures_layout.addWidget(self.exposures_table)
-        exposures_layout.addLayout(
-            _row_buttons(
-                "Add exposure",
-                lambda: self.add_exposure_row(),
-                lambda: _remove_selected_rows(self.exposures_table),
-            )
+        exposure_buttons = _row_buttons(
+            "Add exposure",
+            lambda: self.add_exposure_row(),
+            lambda: _remove_selected_rows(self.exposures_table),
         )
-        self.features_table = _editable_table(("Feature", "Status", "Onset day"), (160, 120))
+        exposures_layout.addLayout(exposure_buttons[0])
+        self.features_table = _editable_table(
+            ("Feature", "Status", "Onset day", "Note"), (140, 120, 80)
+        )
         features = QGroupBox("Clinical features")
         features_layout = QVBoxLayout(features)
         features_layout.addWidget(self.features_table)
-        features_layout.addLayout(
-            _row_buttons(
-                "Add feature",
-                lambda: self.add_feature_row(),
-                lambda: _remove_selected_rows(self.features_table),
-            )
+        feature_buttons = _row_buttons(
+            "Add feature",
+            lambda: self.add_feature_row(),
+            lambda: _remove_selected_rows(self.features_table),
+        )
+        features_layout.addLayout(feature_buttons[0])
+        self._tables_tab_order: tuple[QWidget, ...] = (
+            self.exposures_table,
+            *exposure_buttons[1:],
+            self.features_table,
+            *feature_buttons[1:],
         )
 
         for prefix, widget in (
-            ("registry id", self.registry_id_edit),
-            ("site", self.site_combo),
             ("sex", self.sex_combo),
             ("age band", self.age_band_edit),
+            ("condition detail", self.condition_detail_edit),
             ("condition", self.condition_combo),
+            ("clinical summary", self.summary_edit),
             ("clinical features consistent", self.consistent_combo),
             ("readers required", self.readers_spin),
             ("exposure", self.exposures_table),
@@ -345,17 +343,44 @@ class NewCaseDialog(FormDialog):
         right.addWidget(exposures, 1)
         right.addWidget(features, 1)
         columns = QHBoxLayout()
-        columns.addLayout(form, 5)
+        columns.addLayout(form, 4)
         columns.addSpacing(8)
-        columns.addLayout(right, 4)
-        note = QLabel("Day 0 is the first MRI suggestive of PML. Ages are banded, never exact.")
-        note.setObjectName("muted")
-        layout = QVBoxLayout(self)
-        layout.addLayout(columns, 1)
-        layout.addWidget(note)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
+        columns.addLayout(right, 5)
+        self.note_label = QLabel(note)
+        self.note_label.setObjectName("muted")
+        self.note_label.setWordWrap(True)
+        self.body = QVBoxLayout(self)
+        """The dialog's rows: the two columns, the note, the error and the buttons."""
+        self.body.addLayout(columns, 1)
+        self.body.addWidget(self.note_label)
+        self.body.addWidget(self.error_label)
+        self.body.addWidget(self.buttons)
         self.resize(1000, 600)
+        self.order_tabs()
+
+    def order_tabs(
+        self,
+        before: Sequence[QWidget] = (),
+        after_readers: Sequence[QWidget] = (),
+        after: Sequence[QWidget] = (),
+    ) -> None:
+        """Tab through the fields top to bottom, then the tables: ``before`` first, the
+        subclass's rows ``after_readers`` after readers required, and ``after`` last."""
+        chain_tab_order(
+            [
+                *before,
+                self.sex_combo,
+                self.age_band_edit,
+                self.condition_combo,
+                self.condition_detail_edit,
+                self.consistent_combo,
+                self.readers_spin,
+                *after_readers,
+                self.summary_edit,
+                *self._tables_tab_order,
+                *after,
+            ]
+        )
 
     def add_exposure_row(
         self,
@@ -375,7 +400,11 @@ class NewCaseDialog(FormDialog):
         return row
 
     def add_feature_row(
-        self, feature: str = "", status: TriState = TriState.PRESENT, onset_day: int | None = None
+        self,
+        feature: str = "",
+        status: TriState = TriState.PRESENT,
+        onset_day: int | None = None,
+        note: str | None = None,
     ) -> int:
         """Append a clinical feature row; return its index."""
         table = self.features_table
@@ -384,35 +413,31 @@ class NewCaseDialog(FormDialog):
         table.setItem(row, 0, QTableWidgetItem(feature))
         table.setCellWidget(row, 1, _tristate_combo(status))
         table.setItem(row, 2, QTableWidgetItem("" if onset_day is None else str(onset_day)))
+        table.setItem(row, 3, QTableWidgetItem(note or ""))
         if not feature:
             table.setCurrentCell(row, 0)
         return row
 
-    def build_case(self) -> NewCase:
-        """The case the form describes; raises :class:`ValidationError` naming the field."""
+    def chosen_sex(self) -> Sex:
+        """The sex chosen; a :class:`ValidationError` when none is."""
         sex = self.sex_combo.currentData()
         if sex is None:
             raise ValidationError(
                 f"sex: choose one of {', '.join(s.value for s in Sex)}", field="sex"
             )
+        assert isinstance(sex, Sex)
+        return sex
+
+    def chosen_condition(self) -> Condition:
+        """The condition chosen; a :class:`ValidationError` when none is."""
         condition = self.condition_combo.currentData()
         if condition is None:
             raise ValidationError("condition: choose the underlying condition", field="condition")
-        return NewCase(
-            registry_id=self.registry_id_edit.text().strip(),
-            site_code=self.site_combo.currentText().strip(),
-            sex=sex,
-            age_band=self.age_band_edit.text(),
-            condition=condition,
-            condition_detail=self.condition_detail_edit.text().strip() or None,
-            clinical_summary=self.summary_edit.toPlainText().strip() or None,
-            clinical_consistent=self.consistent_combo.currentData(),
-            exposures=tuple(self._exposures()),
-            clinical_features=tuple(self._features()),
-            readers_required=self.readers_spin.value(),
-        )
+        assert isinstance(condition, Condition)
+        return condition
 
-    def _exposures(self) -> list[NewExposure]:
+    def exposures(self) -> list[NewExposure]:
+        """The exposure rows that are not empty; a :class:`ValidationError` naming the row."""
         table = self.exposures_table
         exposures = []
         for row in range(table.rowCount()):
@@ -430,13 +455,16 @@ class NewCaseDialog(FormDialog):
             )
         return exposures
 
-    def _features(self) -> list[NewFeature]:
+    def features(self) -> list[NewFeature]:
+        """The clinical feature rows that are not empty; a :class:`ValidationError` naming
+        the row."""
         table = self.features_table
         features = []
         for row in range(table.rowCount()):
             name = _cell_text(table, row, 0)
             onset = _cell_text(table, row, 2)
-            if not name and not onset:
+            note = _cell_text(table, row, 3)
+            if not name and not onset and not note:
                 continue
             combo = table.cellWidget(row, 1)
             assert isinstance(combo, QComboBox)
@@ -445,9 +473,66 @@ class NewCaseDialog(FormDialog):
                     feature=name,
                     status=combo.currentData(),
                     onset_day=parse_int(onset, f"clinical feature row {row + 1} onset day"),
+                    note=note or None,
                 )
             )
         return features
+
+
+class NewCaseDialog(CaseFormDialog):
+    """The form for a new case. OK builds a :class:`NewCase` and calls ``save`` with it.
+
+    Emits :attr:`created` with the registry id once saved.
+    """
+
+    created = pyqtSignal(str)
+
+    def __init__(
+        self,
+        site_codes: Sequence[str],
+        save: Callable[[NewCase], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            "New case",
+            "Day 0 is the first MRI suggestive of PML. Ages are banded, never exact.",
+            parent,
+        )
+        self._save = save
+
+        self.registry_id_edit = QLineEdit()
+        self.registry_id_edit.setPlaceholderText("PML-0042 (pseudonym, never a patient id)")
+        self.site_combo = QComboBox()
+        self.site_combo.setEditable(True)
+        self.site_combo.addItems(list(site_codes))
+        self.site_combo.setCurrentIndex(-1)
+        site_edit = self.site_combo.lineEdit()
+        assert site_edit is not None
+        site_edit.setPlaceholderText("e.g. NL-AMS: pick one or type a new code")
+        self.form.insertRow(0, "Registry id", self.registry_id_edit)
+        self.form.insertRow(1, "Site", self.site_combo)
+        self.register_field("registry id", self.registry_id_edit)
+        self.register_field("site", self.site_combo)
+        self.order_tabs(before=(self.registry_id_edit, self.site_combo))
+        self.registry_id_edit.setFocus()
+
+    def build_case(self) -> NewCase:
+        """The case the form describes; raises :class:`ValidationError` naming the field."""
+        sex = self.chosen_sex()
+        condition = self.chosen_condition()
+        return NewCase(
+            registry_id=self.registry_id_edit.text().strip(),
+            site_code=self.site_combo.currentText().strip(),
+            sex=sex,
+            age_band=self.age_band_edit.text(),
+            condition=condition,
+            condition_detail=self.condition_detail_edit.text().strip() or None,
+            clinical_summary=self.summary_edit.toPlainText().strip() or None,
+            clinical_consistent=self.consistent_combo.currentData(),
+            exposures=tuple(self.exposures()),
+            clinical_features=tuple(self.features()),
+            readers_required=self.readers_spin.value(),
+        )
 
     def submit(self) -> None:
         """Build the case, save it, announce it."""

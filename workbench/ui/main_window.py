@@ -8,6 +8,11 @@ double-click on a series) swaps the list and page for the review workspace
 opens the review workspace with the reads outlined, and "Back to case" there returns to the
 panel page.
 
+Case → Edit case… (Ctrl+E) and the case page's "Edit case…" open the edit form
+(:class:`~workbench.ui.case_edit.EditCaseDialog`); the page's "Mark ready…" marks an
+incomplete case ready (:class:`~workbench.ui.case_edit.MarkReadyDialog`). Both are for the roles
+the policy lets change cases; for others they are greyed with the policy's reason.
+
 The window is the one widget that talks to the registry. Each user action opens one short
 session (``registry.read()`` to show, ``registry.write()`` to save) and hands plain values to
 the widgets. Every :class:`~workbench.errors.RegistryError` (and any raw database
@@ -40,12 +45,21 @@ from workbench.config import data_dir
 from workbench.display import elide_middle
 from workbench.errors import NotFoundError, RegistryError
 from workbench.services import Action, Actor, Registry, can, cases, reading
-from workbench.services.cases import CaseDetail, LabEntry, LabFileError, NewCase
+from workbench.services.cases import (
+    CaseChanges,
+    CaseDetail,
+    CaseEdit,
+    LabEntry,
+    LabFileError,
+    NewCase,
+    Readiness,
+)
 from workbench.services.imaging import ParserSandbox
 from workbench.ui.annotate import Annotator
 from workbench.ui.assign_dialog import AssignDialog
+from workbench.ui.case_edit import EditCaseDialog, MarkReadyDialog
 from workbench.ui.case_list import CaseListPanel
-from workbench.ui.case_page import CasePage, CasePlaceholder
+from workbench.ui.case_page import EDIT_TIP, MARK_READY_TIP, CasePage, CasePlaceholder
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
 from workbench.ui.import_dialog import ImportImagesDialog
 from workbench.ui.panel_view import PanelPage
@@ -134,6 +148,9 @@ class MainWindow(QMainWindow):
         self.entry_refusal = can(actor, Action.CREATE_CASE)
         """Why the actor may not enter data (the policy's reason), or None."""
         self.assign_refusal = can(actor, Action.ASSIGN)
+        self.edit_refusal = can(actor, Action.EDIT_CASE)
+        """Why the actor may not change cases or mark them ready (the policy's reason), or
+        None."""
         self.can_enter_data = self.entry_refusal is None
 
         self.setWindowTitle(f"{APP_TITLE} — {actor.username} @ {registry.url}")
@@ -169,6 +186,8 @@ class MainWindow(QMainWindow):
         self.case_list.case_selected.connect(self._case_selected)
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
         self.case_page.assign_requested.connect(self.open_assign_dialog)
+        self.case_page.edit_requested.connect(self.open_edit_dialog)
+        self.case_page.mark_ready_requested.connect(self.open_mark_ready_dialog)
         self.case_page.import_images_requested.connect(self.open_import_dialog)
         self.case_page.review_requested.connect(self._review_requested)
         self.review.back_requested.connect(self.back_to_case)
@@ -242,6 +261,12 @@ class MainWindow(QMainWindow):
         self.assign_action.triggered.connect(lambda: self.open_assign_dialog())
         self._assign_tip = self.assign_action.toolTip()
         self._update_assign_action()
+        self.edit_case_action = self._action(
+            "&Edit case…", "Ctrl+E", "Change the open case's fields (audited, with a reason)"
+        )
+        self.edit_case_action.triggered.connect(lambda: self.open_edit_dialog())
+        self._edit_tip = self.edit_case_action.toolTip()
+        self._update_edit_actions()
         self.shortcuts_action = self._action(
             "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
         )
@@ -275,6 +300,7 @@ class MainWindow(QMainWindow):
         case_menu.addAction(self.review_action)
         case_menu.addAction(self.panel_action)
         case_menu.addAction(self.assign_action)
+        case_menu.addAction(self.edit_case_action)
         case_menu.setToolTipsVisible(True)  # a disabled action says why
         case_menu.addSeparator()
         case_menu.addAction(self.add_lab_action)
@@ -378,6 +404,7 @@ class MainWindow(QMainWindow):
         self.review_action.setEnabled(bool(review.series))
         self.panel_action.setEnabled(not self.reviewing)
         self._update_assign_action()
+        self._update_edit_actions()
         if self.reviewing:
             if review.series:
                 self.review.show_case(review)
@@ -400,6 +427,7 @@ class MainWindow(QMainWindow):
         self.review_action.setEnabled(False)
         self.panel_action.setEnabled(False)
         self._update_assign_action()
+        self._update_edit_actions()
 
     def _update_assign_action(self) -> None:
         """Assignment needs the coordinator or admin role and an open case; say which is
@@ -416,6 +444,23 @@ class MainWindow(QMainWindow):
         button = self.case_page.assign_button
         button.setEnabled(not why)
         button.setToolTip(why or "Choose the case's readers and panel members")
+
+    def _update_edit_actions(self) -> None:
+        """Editing a case and marking it ready need the role the policy asks for and an open
+        case; say which is missing where the action and the page's buttons are disabled."""
+        page = self.case_page
+        if self.edit_refusal is not None:
+            why = _sentence(self.edit_refusal.reason)
+        elif self._open_id is None:
+            why = "Open a case first, then edit it"
+        else:
+            why = ""
+        self.edit_case_action.setEnabled(not why)
+        self.edit_case_action.setToolTip(why or self._edit_tip)
+        self.edit_case_action.setStatusTip(why or self._edit_tip)
+        for button, tip in ((page.edit_button, EDIT_TIP), (page.mark_ready_button, MARK_READY_TIP)):
+            button.setEnabled(not why)
+            button.setToolTip(why or tip)
 
     def _case_selected(self, registry_id: str) -> None:
         self.open_case(registry_id)
@@ -663,6 +708,76 @@ class MainWindow(QMainWindow):
         who += [f"{len(panel)} panel member(s)"] if panel else []
         self._status(f"Assigned {', '.join(who)} to {registry_id}")  # the badge shows its status
 
+    def open_edit_dialog(self, registry_id: str | None = None) -> EditCaseDialog | None:
+        """Open the edit form for ``registry_id`` (default: the open case), non-blocking.
+
+        The case is read again first (the page shows it too), and the form saves against the
+        version it was filled from (:meth:`save_case_edit`).
+        """
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then edit it.")
+            return None
+        if not self.open_case(target, force=True):
+            return None
+        detail = self.case_page.detail
+        assert detail is not None
+        dialog = EditCaseDialog(
+            detail,
+            lambda changes, reason: self.save_case_edit(
+                detail.registry_id, changes, reason=reason, version=detail.version
+            ),
+            self,
+        )
+        dialog.saved.connect(self._case_edited)
+        dialog.open()
+        return dialog
+
+    def save_case_edit(
+        self, registry_id: str, changes: CaseChanges, *, reason: str, version: int
+    ) -> CaseEdit:
+        """Save ``changes`` to the case read at ``version``, in one transaction (raises what
+        the registry raises: a case saved by someone else since is refused, nothing written)."""
+        return cases.edit_case(
+            self.registry, self.actor, registry_id, changes, reason=reason, version=version
+        )
+
+    def _case_edited(self, registry_id: str, edit: CaseEdit) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        self._status(f"Saved the changes to {registry_id} (now {edit.status.label})")
+
+    def open_mark_ready_dialog(self, registry_id: str | None = None) -> MarkReadyDialog | None:
+        """Open the mark-ready form for ``registry_id`` (default: the open case), non-blocking;
+        it lists what the case misses, read now, and saves through :meth:`mark_ready`."""
+        target = registry_id or self._open_id
+        if target is None:
+            self.report_error("No case open", "Select a case first, then mark it ready.")
+            return None
+        if not self.open_case(target, force=True):
+            return None
+        detail = self.case_page.detail
+        assert detail is not None
+        dialog = MarkReadyDialog(
+            target,
+            detail.missing_for_reading,
+            lambda reason: self.mark_ready(target, reason),
+            self,
+        )
+        dialog.marked.connect(self._marked_ready)
+        dialog.open()
+        return dialog
+
+    def mark_ready(self, registry_id: str, reason: str | None) -> Readiness:
+        """Mark the case ready in one transaction (raises what the registry raises)."""
+        return cases.mark_ready(self.registry, self.actor, registry_id, reason=reason)
+
+    def _marked_ready(self, registry_id: str, found: Readiness) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        overridden = f", {len(found.missing)} missing item(s) overridden" if found.missing else ""
+        self._status(f"Marked {registry_id} ready for reading{overridden}")
+
     def open_import_dialog(self, registry_id: str | None = None) -> ImportImagesDialog | None:
         """Open the image import for ``registry_id`` (default: the open case), non-blocking."""
         target = registry_id or self._open_id
@@ -722,12 +837,14 @@ class MainWindow(QMainWindow):
             self.report_error("Lab file refused", user_message(exc))
             return False
         self.refresh()
-        self._status(f"Imported {imported} lab result(s) from {path.name}")
-        self._message(
-            QMessageBox.Icon.Information,
-            "Lab results imported",
-            f"Imported {imported} lab result(s) from {path.name}.",
-        )
+        done = f"Imported {imported.imported} lab result(s) from {path.name}"
+        if imported.skipped_lines:
+            lines = ", ".join(str(n) for n in imported.skipped_lines)
+            done += (
+                f"; {len(imported.skipped_lines)} already on record were skipped (lines {lines})"
+            )
+        self._status(done)
+        self._message(QMessageBox.Icon.Information, "Lab results imported", f"{done}.")
         return True
 
     # --- feedback ------------------------------------------------------------------------
