@@ -23,36 +23,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add = case_commands.add_parser("add", help="create a case")
     add.add_argument("--id", required=True, dest="registry_id", help="pseudonym, e.g. PML-0042")
     add.add_argument("--site", required=True, help="site code, e.g. NL-AMS")
-    add.add_argument("--sex", required=True, help="female, male, other or unknown")
-    add.add_argument("--age-band", required=True, help="e.g. 40-49 or 80+")
-    add.add_argument(
-        "--condition",
-        required=True,
-        help="hiv, ms_natalizumab, other_immunomodulator, transplant, "
-        "haematological_malignancy or other",
-    )
-    add.add_argument("--condition-detail", help="e.g. 'Crohn's disease on vedolizumab'")
-    add.add_argument("--summary", help="clinical summary (no names, no dates)")
-    add.add_argument(
-        "--clinical-consistent",
-        default="not_assessed",
-        help="clinical features consistent with PML: present, absent or not_assessed",
-    )
-    add.add_argument(
-        "--exposure",
-        action="append",
-        default=[],
-        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
-        help="drug exposure, days relative to the index date (repeatable)",
-    )
-    add.add_argument(
-        "--feature",
-        action="append",
-        default=[],
-        metavar="NAME=STATUS[@DAY]",
-        help="clinical feature, STATUS present/absent/not_assessed (repeatable)",
-    )
-    add.add_argument("--readers", type=int, default=2, help="readers required (default 2)")
+    _case_fields(add, creating=True)
     add.set_defaults(run=_cmd_case_add)
     edit = case_commands.add_parser(
         "edit",
@@ -67,29 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=int,
         help="save only if the case is still at this version (as shown by 'case show')",
     )
-    edit.add_argument("--sex", help="female, male, other or unknown")
-    edit.add_argument("--age-band", help="e.g. 40-49 or 80+")
-    edit.add_argument("--condition", help="the underlying condition (as for 'case add')")
-    edit.add_argument("--condition-detail")
-    edit.add_argument("--summary", help="clinical summary (no names, no dates)")
-    edit.add_argument("--index-event", help="what day 0 is, e.g. 'first MRI suggestive of PML'")
-    edit.add_argument(
-        "--clinical-consistent",
-        help="clinical features consistent with PML: present, absent or not_assessed",
-    )
-    edit.add_argument("--readers", type=int, help="readers required")
-    edit.add_argument(
-        "--exposure",
-        action="append",
-        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
-        help="drug exposure (repeatable; the given ones replace the case's)",
-    )
-    edit.add_argument(
-        "--feature",
-        action="append",
-        metavar="NAME=STATUS[@DAY]",
-        help="clinical feature (repeatable; the given ones replace the case's)",
-    )
+    _case_fields(edit, creating=False)
     edit.set_defaults(run=_cmd_case_edit)
     ready = case_commands.add_parser(
         "ready",
@@ -115,6 +64,52 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     history.add_argument("registry_id", metavar="ID")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(run=_cmd_case_history)
+
+
+def _case_fields(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    """The options of a case's fields: required (with defaults) for ``case add``; all
+    optional for ``case edit``, where an option not given leaves the field unchanged and
+    ``--exposure``/``--feature`` replace the case's lists."""
+    replaces = "" if creating else "; the given ones replace the case's"
+    parser.add_argument("--sex", help="female, male, other or unknown", required=creating)
+    parser.add_argument("--age-band", help="e.g. 40-49 or 80+", required=creating)
+    parser.add_argument(
+        "--condition",
+        help="hiv, ms_natalizumab, other_immunomodulator, transplant, "
+        "haematological_malignancy or other",
+        required=creating,
+    )
+    parser.add_argument("--condition-detail", help="e.g. 'Crohn's disease on vedolizumab'")
+    parser.add_argument("--summary", help="clinical summary (no names, no dates)")
+    if not creating:
+        parser.add_argument(
+            "--index-event", help="what day 0 is, e.g. 'first MRI suggestive of PML'"
+        )
+    parser.add_argument(
+        "--clinical-consistent",
+        default="not_assessed" if creating else None,
+        help="clinical features consistent with PML: present, absent or not_assessed",
+    )
+    parser.add_argument(
+        "--exposure",
+        action="append",
+        metavar="DRUG[:START[:STOP[:INFUSIONS]]]",
+        help=f"drug exposure, days relative to the index date (repeatable{replaces})",
+        default=[] if creating else None,
+    )
+    parser.add_argument(
+        "--feature",
+        action="append",
+        metavar="NAME=STATUS[@DAY]",
+        help=f"clinical feature, STATUS present/absent/not_assessed (repeatable{replaces})",
+        default=[] if creating else None,
+    )
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=2 if creating else None,
+        help="readers required" + (" (default 2)" if creating else ""),
+    )
 
 
 def _cmd_cases(args: argparse.Namespace) -> int:
