@@ -153,6 +153,35 @@ def test_labs_import_skips_results_on_record(capsys, registry_url: str, tmp_path
     assert "line 3, column row: the same result as line 2 (case PML-0042, cd4_count, day -3)" in err
 
 
+def test_cases_pages_sorts_and_searches_in_the_database(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.services import cases as case_service
+
+    monkeypatch.setattr(case_service, "MAX_PAGE", 2)  # several pages for a few cases
+    ids = ["PML-0007", "PML-0003", "PML-0011", "PML-0005", "PML-0001"]
+    for registry_id in ids:
+        add = [registry_id if part == "PML-0042" else part for part in ADD]
+        assert run(capsys, "--db", sqlite_url, *add)[0] == 0
+
+    def listed(*options: str) -> list[str]:
+        code, out, err = run(capsys, "--db", sqlite_url, "cases", "--json", *options)
+        assert (code, err) == (0, "")
+        return [row["registry_id"] for row in json.loads(out)]
+
+    assert listed() == sorted(ids)
+    assert listed("--desc") == sorted(ids, reverse=True)
+    assert listed("--limit", "3", "--offset", "1") == sorted(ids)[1:4]
+    assert listed("--search", "001") == ["PML-0001", "PML-0011"]
+    assert listed("--sort", "labs", "--limit", "0") == []
+    code, _, err = run(capsys, "--db", sqlite_url, "cases", "--sort", "surname")
+    assert code != 0
+    assert "--sort" in err
+    code, _, err = run(capsys, "--db", sqlite_url, "cases", "--offset", "-1")
+    assert code != 0
+    assert "must not be negative" in err
+
+
 def test_db_upgrade_reports_revision(capsys: pytest.CaptureFixture[str], sqlite_url: str) -> None:
     code, out, _ = run(capsys, "--db", sqlite_url, "db", "upgrade")
     assert code == 0

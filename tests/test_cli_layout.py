@@ -19,19 +19,20 @@ import workbench.cli
 from workbench.cli import main
 
 COMMANDS = (
-    *("login", "logout", "whoami", "gui", "demo", "cases", "case", "read", "decision", "labs"),
+    *("login", "logout", "whoami", "gui", "demo", "cases", "case", "queue", "dashboard"),
+    *("read", "decision", "labs"),
     *("user", "db-role", "import"),
-    *("deid-check", "deidentify", "lesions", "import-mask", "export-seg", "criteria"),
+    *("deid-check", "deidentify", "intake", "lesions", "import-mask", "export-seg", "criteria"),
     *("reclassify", "bench", "series", "convert", "db", "audit", "config"),
 )
 """The top-level commands, in the order ``pml-workbench --help`` lists them."""
 
 ACTIONS = {
-    "case": ("add", "edit", "ready", "assign", "show", "history"),
+    "case": ("add", "edit", "ready", "assign", "show", "clinical", "history"),
     "read": ("submit", "correct", "list"),
     "decision": ("propose", "sign", "list"),
     "labs": ("import",),
-    "user": ("add", "passwd", "list"),
+    "user": ("add", "edit", "passwd", "list"),
     "db-role": ("grant", "revoke", "list"),
     "series": ("set-class",),
     "db": ("upgrade",),

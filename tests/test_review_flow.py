@@ -28,6 +28,7 @@ from workbench.reads import (
     start_or_resume_draft,
     submit_read,
 )
+from workbench.registry import audit
 from workbench.registry.db import Registry
 from workbench.registry.models import AuditEvent, Case, Read
 from workbench.users import Actor, add_user, resolve_actor
@@ -315,6 +316,30 @@ def test_concordant_reads_go_to_adjudication(flow: Flow) -> None:
     assert event.after is not None
     assert event.after["discordant"] is False
     assert event.actor == f.s.coordinator.username  # who triggered it, never anonymous
+
+
+def test_a_case_with_one_required_reader_goes_to_the_panel_on_its_read(flow: Flow) -> None:
+    f = flow
+    with f.registry.write() as session:
+        case = session.scalars(select(Case).where(Case.registry_id == CASE)).one()
+        case.readers_required = 1
+        audit.record(
+            session,
+            actor=f.s.coordinator.username,
+            role="coordinator",
+            action="case.edit",
+            entity_type="case",
+            entity_id=CASE,
+            after={"readers_required": 1},
+        )
+    with f.registry.write() as session:
+        assign(session, f.s.coordinator, CASE, ["reader1"], Role.READER)
+    assert _status(f.registry) is CaseStatus.IN_READING
+    _read(f, f.s.reader, ImagingJudgement.YES, _box((2, 3, 1), (6, 7, 4)), submit=True)
+    with f.registry.write() as session:
+        assert after_submit(session, CASE, RULES, actor=f.s.reader) is None
+    assert _status(f.registry) is CaseStatus.IN_ADJUDICATION
+    assert _events(f.registry, "case.discordance") == []  # nothing to compare a read with
 
 
 def test_lesions_far_apart_are_discordant_by_mask(flow: Flow) -> None:

@@ -10,8 +10,10 @@ Later capabilities append their rows to :data:`BENCHMARKS`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -373,17 +375,29 @@ BENCHMARKS: list[Callable[[BenchData], Iterator[BenchRow]]] = [
 
 
 def run_all(
-    progress: Callable[[str], None] = lambda _text: None, *, slices: int = 176
+    progress: Callable[[str], None] = lambda _text: None,
+    *,
+    slices: int = 176,
+    cases: int = 100_000,
+    postgres_url: str | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[BenchRow]:
-    """Generate the data (``slices`` of 256×256) and run every benchmark."""
-    with tempfile.TemporaryDirectory(prefix="pml-bench-") as folder:
-        progress(f"generating a {slices}x256x256 phantom series as DICOM and NIfTI ...")
-        data = make_data(Path(folder), slices=slices)
-        rows: list[BenchRow] = []
-        for bench in BENCHMARKS:
-            progress(f"running {bench.__name__.removeprefix('_bench_')} ...")
-            rows.extend(bench(data))
-        return rows
+    """Generate the data (``slices`` of 256×256) and run every benchmark (or those named in
+    ``only``); the case list's rows build a registry of ``cases`` cases on SQLite and, given
+    ``postgres_url``, on PostgreSQL (``cases`` 0 skips them)."""
+    chosen = [b for b in BENCHMARKS if not only or b.__name__.removeprefix("_bench_") in only]
+    rows: list[BenchRow] = []
+    if chosen:
+        with tempfile.TemporaryDirectory(prefix="pml-bench-") as folder:
+            progress(f"generating a {slices}x256x256 phantom series as DICOM and NIfTI ...")
+            data = make_data(Path(folder), slices=slices)
+            for bench in chosen:
+                progress(f"running {bench.__name__.removeprefix('_bench_')} ...")
+                rows.extend(bench(data))
+    if cases and (not only or "case_list" in only):
+        progress(f"building {cases:,}-case registries and timing the case list ...")
+        rows.extend(case_list_benchmarks(cases, postgres_url))
+    return rows
 
 
 def format_table(rows: list[BenchRow]) -> str:
@@ -400,3 +414,314 @@ def format_table(rows: list[BenchRow]) -> str:
             f"| {row.target} |"
         )
     return "\n".join(lines)
+
+
+# --- the case list at 100,000 cases -----------------------------------------------------------
+
+
+def build_case_registry(
+    registry: Any, cases: int, *, seed: int = 11, conditions: Sequence[Any] | None = None
+) -> None:
+    """Fill an empty registry with ``cases`` generated cases, their studies, series and lab
+    results, with bulk Core inserts (seconds, not the ORM's minutes), then count them into
+    ``case_list_rows`` as the workbench keeps it. Statuses, sites and conditions are spread
+    the way a registry's are: most cases early in the flow, a few large sites."""
+    import random
+
+    import sqlalchemy as sa
+
+    from workbench.domain import (
+        CaseStatus,
+        Condition,
+        LabQualitative,
+        LabTest,
+        SequenceClass,
+        Sex,
+        SourceKind,
+    )
+    from workbench.registry import case_list_rows
+    from workbench.registry.models import Case, ImagingStudy, LabResult, Series, Site, utcnow
+
+    rng = random.Random(seed)
+    now = utcnow()
+    site_codes = [f"SITE-{n:02d}" for n in range(40)]
+    site_weights = [1.0 / (n + 1) for n in range(len(site_codes))]
+    statuses = list(CaseStatus)
+    status_weights = [20, 15, 25, 5, 5, 30]
+    conditions = list(conditions or Condition)
+    with registry.engine.begin() as conn:
+        conn.execute(
+            sa.insert(Site),
+            [{"id": n + 1, "code": c, "name": c, "version": 1} for n, c in enumerate(site_codes)],
+        )
+        case_rows: list[dict[str, Any]] = []
+        study_rows: list[dict[str, Any]] = []
+        series_rows: list[dict[str, Any]] = []
+        lab_rows: list[dict[str, Any]] = []
+        for n in range(1, cases + 1):
+            case_rows.append(
+                {
+                    "id": n,
+                    "registry_id": f"PML-{n:06d}",
+                    "site_id": rng.choices(range(1, len(site_codes) + 1), site_weights)[0],
+                    "sex": rng.choice((Sex.FEMALE, Sex.MALE)),
+                    "age_band": "40-49",
+                    "condition": rng.choice(conditions),
+                    "status": rng.choices(statuses, status_weights)[0],
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+            for day in range(rng.randrange(4)):
+                study_id = len(study_rows) + 1
+                study_rows.append({"id": study_id, "case_id": n, "day": day * 60, "version": 1})
+                for k in range(rng.randrange(4)):
+                    series_rows.append(
+                        {
+                            "study_id": study_id,
+                            "source_kind": SourceKind.NIFTI,
+                            "source_uri": f"bench/{n}/{day}/{k}.nii.gz",
+                            "content_sha256": f"{len(series_rows):064x}",
+                            "sequence_class": SequenceClass.FLAIR,
+                            "sequence_evidence": {},
+                            "shape": [176, 256, 256],
+                            "spacing": [1.0, 1.0, 1.0],
+                            "affine": [],
+                            "dtype": "int16",
+                            "created_at": now,
+                            "version": 1,
+                        }
+                    )
+            for day in range(rng.randrange(4)):
+                lab_rows.append(
+                    {
+                        "case_id": n,
+                        "test": LabTest.CD4_COUNT,
+                        "day": day * 30,
+                        "qualitative": LabQualitative.QUANTITATIVE,
+                        "value": 250.0,
+                        "unit": "cells/uL",
+                        "created_at": now,
+                        "version": 1,
+                    }
+                )
+        loads: list[tuple[Any, list[dict[str, Any]]]] = [
+            (Case, case_rows),
+            (ImagingStudy, study_rows),
+            (Series, series_rows),
+            (LabResult, lab_rows),
+        ]
+        for table, rows in loads:
+            for start in range(0, len(rows), 20_000):
+                conn.execute(sa.insert(table), rows[start : start + 20_000])
+        if conn.dialect.name == "postgresql":
+            for table in ("sites", "cases", "imaging_studies", "series", "lab_results"):
+                conn.execute(  # ids were given: the sequences go on after them
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+            conn.execute(sa.text("ANALYZE"))  # what autovacuum does after a load
+        case_list_rows.recount_all(conn)
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("ANALYZE"))
+
+
+@contextmanager
+def _captured_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Every query (with its parameters) the engine sends while the block runs."""
+    from sqlalchemy import event
+
+    statements: list[tuple[str, Any]] = []
+
+    def listener(*args: Any) -> None:
+        if not args[2].lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append((args[2], args[3]))  # the queries, not the transaction
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+@contextmanager
+def _raw_client(url: Any) -> Iterator[Callable[[list[tuple[str, Any]]], None]]:
+    """A function running statements through the database's own client library (the
+    ``sqlite3`` module or psycopg), fetching every row: the peer of the case list rows."""
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        lite = sqlite3.connect(url.database)
+
+        def run_sqlite(statements: list[tuple[str, Any]]) -> None:
+            for sql, parameters in statements:
+                lite.execute(sql, parameters).fetchall()
+
+        try:
+            yield run_sqlite
+        finally:
+            lite.close()
+        return
+    import psycopg
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as pg:
+
+        def run_postgres(statements: list[tuple[str, Any]]) -> None:
+            with pg.cursor() as cursor:
+                for sql, parameters in statements:
+                    cursor.execute(sql, parameters)
+                    cursor.fetchall()
+
+        yield run_postgres
+
+
+def _case_list_rows(registry: Any, backend: str, cases: int, repeat: int) -> Iterator[BenchRow]:
+    """Open, filter and sort the case list panel on ``registry`` (already built)."""
+    from sqlalchemy import select
+
+    from workbench.case_list import CaseListQuery, SortKey, list_page
+    from workbench.cases import CaseFilter
+    from workbench.domain import CaseStatus
+    from workbench.registry.models import Site
+    from workbench.ui import case_list_bench as ui
+    from workbench.users import resolve_actor
+
+    with registry.write() as session:
+        actor = resolve_actor(session, "bench")  # the first user: coordinator and admin
+        codes = list(session.scalars(select(Site.code).order_by(Site.code)))
+    site = codes[0]
+    where = f"{backend}, {cases:,} cases"
+    target = "<= 300 ms"
+
+    def sql_of(query: CaseListQuery, *, counts: bool) -> list[tuple[str, Any]]:
+        with _captured_sql(registry.engine) as statements, registry.read() as session:
+            list_page(session, actor, query, limit=200, counts=counts)
+        return list(statements)
+
+    def row(name: str, ours: float, peer: float) -> BenchRow:
+        return BenchRow(
+            f"case list ({where}): {name}",
+            ours * 1000, "ms", "the same SQL through the database's own client library",
+            peer * 1000, ours / peer, target,
+        )  # fmt: skip
+
+    ui.application()
+    with _raw_client(registry.engine.url) as raw:
+        opened: list[Any] = []
+
+        def open_panel() -> None:
+            opened.append(ui.open_panel(registry, actor, codes))
+
+        ours = median_seconds(open_panel, repeat=repeat)
+        for panel in opened[:-1]:
+            ui.close(panel)
+        panel = opened[-1]
+        statements = sql_of(CaseListQuery(), counts=True)
+        peer = median_seconds(lambda: raw(statements), repeat=repeat)
+        yield row("open the panel, first page painted and counts shown", ours, peer)
+
+        ui.filter_site(panel, site)
+        flip = iter(range(1_000_000))
+
+        def filtered() -> None:
+            status = CaseStatus.FINAL if next(flip) % 2 else CaseStatus.READY
+            ui.filter_status(panel, status)
+
+        ours = median_seconds(filtered, repeat=repeat)
+        statements = sql_of(
+            CaseListQuery(CaseFilter(status=CaseStatus.FINAL, site=site)), counts=True
+        )
+        peer = median_seconds(lambda: raw(statements), repeat=repeat)
+        yield row(f"filter by status and site ({site}), painted", ours, peer)
+        panel.clear_filters()
+
+        fragments = iter(f"{n:03d}" for n in range(1_000_000))
+
+        def searched() -> None:
+            ui.search(panel, next(fragments))
+
+        ours = median_seconds(searched, repeat=repeat)
+        statements = sql_of(CaseListQuery(CaseFilter(text="042")), counts=True)
+        peer = median_seconds(lambda: raw(statements), repeat=repeat)
+        yield row("search a registry id fragment (3 digits, Return), painted", ours, peer)
+        panel.clear_filters()
+
+        for title, sort in (
+            ("Registry id", SortKey.REGISTRY_ID),
+            ("Site", SortKey.SITE),
+            ("Condition", SortKey.CONDITION),
+            ("Status", SortKey.STATUS),
+            ("Series", SortKey.SERIES),
+            ("Labs", SortKey.LABS),
+        ):
+            turns = iter(range(1_000_000))
+
+            def sort_once(title: str = title, turns: Iterator[int] = turns) -> None:
+                ui.sort_by(panel, title, descending=next(turns) % 2 == 0)
+
+            ours = median_seconds(sort_once, repeat=repeat)
+            statements = sql_of(CaseListQuery(sort=sort, descending=True), counts=False)
+            peer = median_seconds(partial(raw, statements), repeat=repeat)
+            yield row(
+                f"sort by {title.lower()} (header click, both directions), painted", ours, peer
+            )
+
+        ui.sort_by(panel, "Series", descending=False)
+
+        def last_page() -> None:
+            panel.table.scrollToBottom()
+            ui.paint(panel)
+            panel.table.scrollToTop()
+
+        ours = median_seconds(last_page, repeat=repeat)
+        rows_shown = panel.model.shown_count
+        query = CaseListQuery(sort=SortKey.SERIES)
+        with _captured_sql(registry.engine) as statements, registry.read() as session:
+            list_page(session, actor, query, offset=rows_shown - 200, limit=200, counts=False)
+            list_page(session, actor, query, offset=0, limit=200, counts=False)
+        captured = list(statements)
+        peer = median_seconds(lambda: raw(captured), repeat=repeat)
+        yield row("scroll to the last row and back (sorted by series), painted", ours, peer)
+        ui.close(panel)
+
+
+def case_list_benchmarks(
+    cases: int = 100_000, postgres_url: str | None = None, *, repeat: int = 5
+) -> Iterator[BenchRow]:
+    """The case list at ``cases`` cases on a SQLite file and, given ``postgres_url``, in a new
+    schema of that PostgreSQL database (dropped afterwards)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from workbench.registry.db import Registry
+
+    with tempfile.TemporaryDirectory(prefix="pml-bench-cases-") as folder:
+        registry = Registry.open(f"sqlite:///{Path(folder) / 'registry.sqlite3'}")
+        try:
+            build_case_registry(registry, cases)
+            yield from _case_list_rows(registry, "SQLite", cases, repeat)
+        finally:
+            registry.close()
+    if not postgres_url:
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in postgres_url else "?"
+    try:
+        registry = Registry.open(f"{postgres_url}{sep}options=-csearch_path%3D{schema}")
+        try:
+            build_case_registry(registry, cases)
+            yield from _case_list_rows(registry, "PostgreSQL", cases, repeat)
+        finally:
+            registry.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

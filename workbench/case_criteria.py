@@ -9,7 +9,8 @@ each comes from, and records how it was derived so a panel can check it:
   decide); before that, not assessed;
 - CSF JCV PCR: the latest CSF PCR with a result (detected, also below the LOQ → detected), its
   assay's LOD in copies/mL when the unit allows, and the days since the first symptom;
-- histopathology: the latest biopsy/autopsy record;
+- histopathology: the clinical record's latest biopsy or autopsy by day
+  (:func:`workbench.clinical_store.latest_histology`), its triad from the three components;
 - lesion volume (evidence quality only): the mean total of the submitted reads;
 - alternative diagnosis: recorded in the panel's final decision in force.
 """
@@ -31,6 +32,7 @@ from adjudication.criteria import (
     evaluate,
 )
 from adjudication.vocabulary import Certainty, ImagingJudgement, ReadStatus, TriState
+from workbench.clinical_store import latest_histology, load_record
 from workbench.domain import LabQualitative, LabTest
 from workbench.policy import Action, can, require
 from workbench.reads import all_reads_in, assigned_reader_ids, case_facts
@@ -121,10 +123,15 @@ def case_inputs(session: Session, actor: Actor, case: Case) -> CaseInputs:
         notes.append("CSF JCV PCR: no result")
 
     triad, tissue = TriadInput.NOT_DONE, TissueJcvInput.NOT_DONE
-    if case.histopathology:
-        record = max(case.histopathology, key=lambda h: (h.day or 0, h.id))
-        triad, tissue = TriadInput(record.triad), TissueJcvInput(record.tissue_jcv)
-        notes.append(f"histopathology: triad {triad.value}, tissue JCV {tissue.value}")
+    histology = latest_histology(load_record(case))
+    if histology is not None:
+        triad, tissue = TriadInput(histology.triad), TissueJcvInput(histology.tissue_jcv.value)
+        when = "day unknown" if histology.day is None else f"day {histology.day}"
+        how = ", ".join(t.value.upper() for t in histology.techniques)
+        notes.append(
+            f"histopathology: {histology.kind.value} ({when}), triad {triad.value}, tissue "
+            f"JCV {tissue.value}" + (f" by {how}" if how else "")
+        )
 
     decision = session.scalars(
         select(Decision)
@@ -198,6 +205,10 @@ def reclassify(session: Session, actor: Actor) -> list[Reclassification]:
             selectinload(Case.lab_results),
             selectinload(Case.clinical_features),
             selectinload(Case.histopathology),
+            selectinload(Case.clinical_record),
+            selectinload(Case.other_conditions),
+            selectinload(Case.treatments),
+            selectinload(Case.outcome_scores),
         )
     )
     out = []

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from adjudication.vocabulary import TriState
+from workbench.clinical import DosingSchedule, DrugClass
 from workbench.domain import CaseStatus, Condition, LabTest, Outcome, Sex, coerce_enum
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.policy import Action, require
@@ -26,7 +27,6 @@ from workbench.registry.models import (
     Exposure,
     ImagingStudy,
     LabResult,
-    Series,
     Site,
 )
 from workbench.users import Actor
@@ -56,16 +56,44 @@ def validate_age_band(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NewExposure:
-    """A drug exposure as entered; days are relative to the case's index date."""
+    """A drug exposure as entered; days are relative to the case's index date.
+
+    ``prior`` marks an earlier immunosuppressant (before the drug the case is about), which
+    is a risk factor of its own; ``last_dose_day`` is the last dose before PML.
+    """
 
     drug: str
     start_day: int | None = None
     stop_day: int | None = None
     infusion_count: int | None = None
+    drug_class: DrugClass = DrugClass.UNKNOWN
+    dosing_schedule: DosingSchedule = DosingSchedule.UNKNOWN
+    last_dose_day: int | None = None
+    prior: bool = False
 
     def __post_init__(self) -> None:
         if not self.drug.strip():
             raise ValidationError("exposure: the drug name is empty", field="exposure")
+        object.__setattr__(
+            self,
+            "drug_class",
+            coerce_enum(DrugClass, self.drug_class, f"exposure {self.drug} class"),
+        )
+        object.__setattr__(
+            self,
+            "dosing_schedule",
+            coerce_enum(DosingSchedule, self.dosing_schedule, f"exposure {self.drug} schedule"),
+        )
+        if (
+            self.last_dose_day is not None
+            and self.start_day is not None
+            and self.last_dose_day < self.start_day
+        ):
+            raise ValidationError(
+                f"exposure {self.drug}: last dose day {self.last_dose_day} is before start day "
+                f"{self.start_day}",
+                field="exposure",
+            )
         if (
             self.start_day is not None
             and self.stop_day is not None
@@ -232,7 +260,39 @@ def _exposure(new: NewExposure) -> Exposure:
         start_day=new.start_day,
         stop_day=new.stop_day,
         infusion_count=new.infusion_count,
+        drug_class=new.drug_class,
+        dosing_schedule=new.dosing_schedule,
+        last_dose_day=new.last_dose_day,
+        prior=new.prior,
     )
+
+
+def exposure_value(exposure: Exposure) -> NewExposure:
+    """A stored exposure as the value it was entered as."""
+    return NewExposure(
+        drug=exposure.drug,
+        start_day=exposure.start_day,
+        stop_day=exposure.stop_day,
+        infusion_count=exposure.infusion_count,
+        drug_class=exposure.drug_class,
+        dosing_schedule=exposure.dosing_schedule,
+        last_dose_day=exposure.last_dose_day,
+        prior=bool(exposure.prior),
+    )
+
+
+def _structured(exposure: Exposure) -> dict[str, Any]:
+    """An exposure's structured fields that are known (class, schedule, last dose, prior)."""
+    known: dict[str, Any] = {}
+    if exposure.drug_class is not DrugClass.UNKNOWN:
+        known["class"] = exposure.drug_class.value
+    if exposure.dosing_schedule is not DosingSchedule.UNKNOWN:
+        known["schedule"] = exposure.dosing_schedule.value
+    if exposure.last_dose_day is not None:
+        known["last_dose_day"] = exposure.last_dose_day
+    if exposure.prior:
+        known["prior"] = True
+    return known
 
 
 def _feature(new: NewFeature) -> ClinicalFeature:
@@ -242,7 +302,14 @@ def _feature(new: NewFeature) -> ClinicalFeature:
 
 
 def case_snapshot(case: Case) -> dict[str, Any]:
-    """The audited fields of a case."""
+    """The audited fields of a case.
+
+    An exposure is ``[drug, start, stop, infusions]``, followed by a mapping of its known
+    structured fields (class, schedule, last dose day, prior) when it has any; the research
+    clinical record is ``clinical_record`` (``ClinicalRecord.as_json()``, ``None`` without one).
+    """
+    from workbench.clinical_store import record_snapshot
+
     return {
         "registry_id": case.registry_id,
         "site": case.site.code,
@@ -255,11 +322,15 @@ def case_snapshot(case: Case) -> dict[str, Any]:
         "readers_required": case.readers_required,
         "clinical_consistent": case.clinical_consistent.value,
         "status": case.status.value,
-        "exposures": [[e.drug, e.start_day, e.stop_day, e.infusion_count] for e in case.exposures],
+        "exposures": [
+            [e.drug, e.start_day, e.stop_day, e.infusion_count, *filter(None, [_structured(e)])]
+            for e in case.exposures
+        ],
         "clinical_features": [
             [f.feature, f.status.value, f.onset_day, *([f.note] if f.note else [])]
             for f in case.clinical_features
         ],
+        "clinical_record": record_snapshot(case),
     }
 
 
@@ -273,6 +344,10 @@ def get_case(session: Session, registry_id: str) -> Case:
             selectinload(Case.clinical_features),
             selectinload(Case.lab_results),
             selectinload(Case.histopathology),
+            selectinload(Case.clinical_record),
+            selectinload(Case.other_conditions),
+            selectinload(Case.treatments),
+            selectinload(Case.outcome_scores),
             selectinload(Case.studies).selectinload(ImagingStudy.series),
         )
     ).first()
@@ -354,43 +429,18 @@ def update_case(
     return case
 
 
-def list_cases(session: Session, where: CaseFilter | None = None) -> list[CaseSummary]:
-    """The case list with its counts, in one query, ordered by registry id."""
-    where = where or CaseFilter()
-    timepoints = (
-        select(func.count(ImagingStudy.id)).where(ImagingStudy.case_id == Case.id)
-    ).scalar_subquery()
-    series = (
-        select(func.count(Series.id))
-        .join(ImagingStudy, Series.study_id == ImagingStudy.id)
-        .where(ImagingStudy.case_id == Case.id)
-    ).scalar_subquery()
-    labs = (select(func.count(LabResult.id)).where(LabResult.case_id == Case.id)).scalar_subquery()
-    query = (
-        select(
-            Case.id,
-            Case.registry_id,
-            Site.code,
-            Case.condition,
-            Case.status,
-            timepoints,
-            series,
-            labs,
-            Case.version,
-        )
-        .join(Site, Case.site_id == Site.id)
-        .order_by(Case.registry_id)
-    )
-    if where.status is not None:
-        query = query.where(Case.status == where.status)
-    if where.site is not None:
-        query = query.where(Site.code == where.site)
-    if where.condition is not None:
-        query = query.where(Case.condition == where.condition)
-    if where.text:
-        literal = where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Case.registry_id.ilike(f"%{literal}%", escape="\\"))
-    return [CaseSummary(*row) for row in session.execute(query)]
+def list_cases(
+    session: Session, where: CaseFilter | None = None, actor: Actor | None = None
+) -> list[CaseSummary]:
+    """The whole case list with its counts, ordered by registry id.
+
+    With ``actor``, statuses are as that person may see them (see
+    :mod:`workbench.case_list`, which pages the same list for the window); without, as stored.
+    """
+    from workbench.case_list import CaseListQuery, list_page  # it builds on this module
+
+    page = list_page(session, actor, CaseListQuery(where or CaseFilter()), limit=None, counts=False)
+    return list(page.rows)
 
 
 def sites(session: Session) -> list[str]:
@@ -403,13 +453,46 @@ def lab_tests_of(case: Case, test: LabTest) -> list[LabResult]:
     return [r for r in case.lab_results if r.test == test]
 
 
+EXPOSURE_SYNTAX = (
+    "DRUG[:START[:STOP[:INFUSIONS]]][,class=CLASS][,schedule=SCHEDULE][,last=DAY][,prior]"
+)
+"""The command line's exposure: days relative to the index date, then the structured fields
+(:class:`~workbench.clinical.DrugClass`, :class:`~workbench.clinical.DosingSchedule`, the last
+dose's day, ``prior`` for an earlier immunosuppressant)."""
+
+
 def parse_exposure(text: str) -> NewExposure:
-    """``DRUG[:START[:STOP[:INFUSIONS]]]`` as the command line takes it (empty parts allowed)."""
-    parts = text.split(":")
+    """An exposure in :data:`EXPOSURE_SYNTAX`, as the command line takes it (empty parts
+    allowed)."""
+    head, *options = text.split(",")
+    extra: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = (part.strip() for part in option.partition("="))
+        name = {"class": "drug_class", "schedule": "dosing_schedule", "last": "last_dose_day"}
+        if key == "prior" and (not sep or value.lower() in {"yes", "true", "1"}):
+            extra["prior"] = True
+        elif key == "prior" and value.lower() in {"no", "false", "0"}:
+            extra["prior"] = False
+        elif key in name and sep and value:
+            if key == "last":
+                try:
+                    extra[name[key]] = int(value)
+                except ValueError:
+                    raise ValidationError(
+                        f"exposure {text!r}: last dose day {value!r} is not a whole number",
+                        field="exposure",
+                    ) from None
+            else:
+                extra[name[key]] = value.lower()
+        else:
+            raise ValidationError(
+                f"exposure {text!r}: {option.strip()!r} is not one of class=CLASS, "
+                "schedule=SCHEDULE, last=DAY, prior",
+                field="exposure",
+            )
+    parts = head.split(":")
     if len(parts) > 4:
-        raise ValidationError(
-            f"exposure {text!r}: expected DRUG[:START[:STOP[:INFUSIONS]]]", field="exposure"
-        )
+        raise ValidationError(f"exposure {text!r}: expected {EXPOSURE_SYNTAX}", field="exposure")
     numbers: list[int | None] = []
     for label, part in zip(("start day", "stop day", "infusion count"), parts[1:], strict=False):
         try:
@@ -419,7 +502,7 @@ def parse_exposure(text: str) -> NewExposure:
                 f"exposure {text!r}: {label} {part!r} is not a whole number", field="exposure"
             ) from None
     numbers += [None] * (3 - len(numbers))
-    return NewExposure(parts[0], numbers[0], numbers[1], numbers[2])
+    return NewExposure(parts[0], numbers[0], numbers[1], numbers[2], **extra)
 
 
 def parse_feature(text: str) -> NewFeature:

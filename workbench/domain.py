@@ -62,6 +62,10 @@ class Condition(StrEnum):
     TRANSPLANT = "transplant"
     HAEMATOLOGICAL_MALIGNANCY = "haematological_malignancy"
     """Lymphoma, leukaemia, myeloma and related."""
+    SOLID_NEOPLASM = "solid_neoplasm"
+    PRIMARY_IMMUNODEFICIENCY = "primary_immunodeficiency"
+    NON_MS_INFLAMMATORY = "non_ms_inflammatory"
+    """Rheumatic, inflammatory bowel, skin or other inflammatory disease (not MS)."""
     OTHER = "other"
 
     @property
@@ -76,6 +80,9 @@ _CONDITION_LABELS = {
     Condition.OTHER_IMMUNOMODULATOR: "other immunomodulator",
     Condition.TRANSPLANT: "transplant",
     Condition.HAEMATOLOGICAL_MALIGNANCY: "lymphoma / leukaemia",
+    Condition.SOLID_NEOPLASM: "solid neoplasm",
+    Condition.PRIMARY_IMMUNODEFICIENCY: "primary immunodeficiency",
+    Condition.NON_MS_INFLAMMATORY: "non-MS inflammatory disease",
     Condition.OTHER: "other",
 }
 

@@ -341,6 +341,31 @@ def import_path(
     return ImportResult(registry_id, tuple(ids), tuple(loaded), time.perf_counter() - started)
 
 
+def load_volumes(
+    sandbox: ParserSandbox, path: Path, cache_root: Path, *, cancelled: Callable[[], bool]
+) -> list[LoadedVolume]:
+    """Load every volume under ``path`` in the sandbox worker and write it into the voxel
+    cache under ``cache_root`` (no gate, no registry): for callers that gate first and store
+    several paths in one transaction of their own (site packages). The caller removes the
+    files of volumes marked ``newly_cached`` if it does not commit."""
+    loaded: list[LoadedVolume] = sandbox.run(
+        _worker_load, str(path), str(cache_root), cancelled=cancelled, where=str(path)
+    )
+    return loaded
+
+
+def store_volumes(
+    session: Session,
+    actor: Actor,
+    registry_id: str,
+    day: int | None,
+    loaded: Sequence[LoadedVolume],
+) -> list[int]:
+    """Store loaded volumes on case ``registry_id`` at ``day`` in the caller's transaction
+    (studies and series, audited); the caller has checked clashes. Returns the series ids."""
+    return _store(session, actor, registry_id, day, loaded)
+
+
 def _case_or_fail(session: Session, registry_id: str) -> Case:
     case = session.scalars(select(Case).where(Case.registry_id == registry_id)).first()
     if case is None:

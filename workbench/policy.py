@@ -56,6 +56,7 @@ class Action(StrEnum):
     EXPORT_LESIONS = "export lesions"
     # people
     ADD_USER = "add users"
+    EDIT_USER = "change users' details (their site)"
     SET_PASSWORD = "set another user's password"
     # reading
     ANNOTATE = "read cases"
@@ -69,6 +70,8 @@ class Action(StrEnum):
     # the panel
     SEE_PANEL_WORK = "see the discordance and the panel's decisions of this case"
     DECIDE = "propose or sign the panel's decision on this case"
+    # the review queue
+    SEE_DASHBOARD = "see the review dashboard (work by status, reader and site)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +142,45 @@ def require(actor: Actor, action: Action, facts: Facts = NO_FACTS) -> None:
         raise PermissionDeniedError(refusal.reason)
 
 
-def visible_status(actor: Actor, facts: Facts) -> CaseStatus | None:
-    """The case status as ``actor`` may see it.
+@dataclass(frozen=True, slots=True)
+class StatusMask:
+    """How case statuses are shown to a person on the cases where they are blinded.
+
+    ``hidden`` statuses are shown as ``shown_as``; every other status as it is. Who is blinded
+    on which case is :meth:`applies`: an assigned reader who has not submitted their own read
+    (:attr:`Facts.reader_of_case` and not :attr:`Facts.own_read_submitted`), whatever other
+    roles they hold. A query over many cases (the case list) computes those two facts for
+    every case in bulk and applies this mask to the cases where they hold, so it tells the
+    same as :func:`visible_status` does one case at a time.
+    """
+
+    hidden: frozenset[CaseStatus]
+    shown_as: CaseStatus
+
+    @staticmethod
+    def applies(actor: Actor, facts: Facts) -> bool:
+        """Whether ``actor`` sees the case of ``facts`` through the mask."""
+        return _blinded_reader(actor, facts)
+
+    def show(self, status: CaseStatus) -> CaseStatus:
+        """``status`` as a blinded person sees it."""
+        return self.shown_as if status in self.hidden else status
+
+
+def status_mask(actor: Actor) -> StatusMask:
+    """The statuses ``actor`` is not told on a case where they are blinded, and what they see.
 
     An assigned reader who has not submitted yet is not told that the other reads disagree
     or what the panel decided: they see ``in reading``.
     """
+    return StatusMask(REVIEW_OUTCOME_STATUSES, CaseStatus.IN_READING)
+
+
+def visible_status(actor: Actor, facts: Facts) -> CaseStatus | None:
+    """The case status as ``actor`` may see it (see :func:`status_mask`)."""
     status = facts.case_status
-    if status in REVIEW_OUTCOME_STATUSES and _blinded_reader(actor, facts):
-        return CaseStatus.IN_READING
+    if status is not None and StatusMask.applies(actor, facts):
+        return status_mask(actor).show(status)
     return status
 
 
@@ -316,6 +349,7 @@ _RULES = {
     Action.RECLASSIFY: _coordinators,
     Action.EXPORT_LESIONS: _export_lesions,
     Action.ADD_USER: _coordinators,
+    Action.EDIT_USER: _coordinators,
     Action.SET_PASSWORD: _set_password,
     Action.ANNOTATE: _annotate,
     Action.READ_CASE: _read_case,
@@ -326,5 +360,6 @@ _RULES = {
     Action.LIST_READS: _list_reads,
     Action.SEE_PANEL_WORK: _see_panel_work,
     Action.DECIDE: _decide,
+    Action.SEE_DASHBOARD: _coordinators,
 }
 assert set(_RULES) == set(Action), "every action has its rule"

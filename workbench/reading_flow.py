@@ -49,6 +49,7 @@ from workbench.registry.models import (
     User,
 )
 from workbench.review_config import ReviewConfig, load_review_config
+from workbench.worklist import due_date
 
 ASSIGNABLE_ROLES = (Role.READER, Role.PANEL)
 """The roles a user can be assigned to a case in."""
@@ -132,7 +133,13 @@ def _latest_submitted(session: Session, case_id: int) -> list[Read]:
 
 
 def assign(
-    session: Session, actor: Actor, registry_id: str, usernames: Sequence[str], role: Role
+    session: Session,
+    actor: Actor,
+    registry_id: str,
+    usernames: Sequence[str],
+    role: Role,
+    *,
+    due_days: int | None = None,
 ) -> list[CaseAssignment]:
     """Assign ``usernames`` to case ``registry_id`` as readers or panel members.
 
@@ -141,6 +148,9 @@ def assign(
     already assigned in ``role`` is left as they are. Each new assignment is audited as
     ``case.assign``; a ``ready`` case with at least ``readers_required`` readers moves to
     ``in_reading`` (audited as ``case.status``). Returns the new assignments.
+
+    Each new assignment is due ``due_days`` days from now (default: ``[worklist]`` in
+    ``review.toml``, by role; see :func:`workbench.worklist.due_date`).
     """
     require(actor, Action.ASSIGN)
     try:
@@ -157,6 +167,7 @@ def assign(
             f"case {registry_id} is {case.status.label}: readers are assigned to cases that are "
             "ready or in review"
         )
+    due_at = due_date(role, due_days)
     by_id = session.scalar(select(User.id).where(User.username == actor.username))
     other_role = Role.PANEL if role is Role.READER else Role.READER
     new: list[CaseAssignment] = []
@@ -186,7 +197,7 @@ def assign(
         if role in existing:
             continue
         assignment = CaseAssignment(
-            case_id=case.id, user_id=user.id, role=role, assigned_by_id=by_id
+            case_id=case.id, user_id=user.id, role=role, assigned_by_id=by_id, due_at=due_at
         )
         session.add(assignment)
         session.flush()
@@ -314,7 +325,8 @@ def after_submit(
     """Once every assigned reader has submitted, assess discordance and move the case on.
 
     Returns ``None`` (and changes nothing) while reads are outstanding or when the case is
-    not ``in_reading``/``ready``. Otherwise compares the latest submitted read of each
+    not ``in_reading``/``ready``; a case read by a single reader goes to the panel without an
+    assessment (``None``). Otherwise compares the latest submitted read of each
     assigned reader: masks are compared when all lesions of all reads lie on one series grid,
     volumes and judgements only when the readers used different series. The case becomes
     ``discordant`` or ``in_adjudication``. The assessment (the reads compared, the rules, the
@@ -333,6 +345,12 @@ def after_submit(
     if not all_reads_in(session, case.id):
         return None
     reads = _latest_submitted(session, case.id)
+    if len(reads) < 2:
+        # A case that asks for one reader has nothing to disagree with: it goes to the panel
+        # as it is, and no discordance assessment is recorded.
+        if case.status in waiting:
+            _set_status(session, actor.username, actor.main_role, case, CaseStatus.IN_ADJUDICATION)
+        return None
     pairs = [_summary(session, read) for read in reads]
     series = set().union(*(ids for _, ids in pairs))
     spatial = len(series) <= 1

@@ -21,6 +21,10 @@ Kept in ``review.toml`` in the data directory, or in the file named by
     csf_pcr = true           # a CSF JCV PCR result, or one recorded as not done
     clinical = true          # the clinical features assessed (consistent with PML or not)
 
+    [worklist]
+    reader_due_days = 14     # a read is due this many days after its reader is assigned
+    panel_due_days = 14      # the panel's decision, this many days after a member is assigned
+
 A file that cannot be read, or a key with a wrong type or value, raises
 :class:`ReviewConfigError` naming the file, the key and the problem; nothing falls back
 silently to a default.
@@ -49,7 +53,11 @@ _SECTIONS: dict[str, dict[str, type]] = {
     "signatures": {"required": int, "meaning": str},
     "sessions": {"lifetime_hours": float, "idle_minutes": float},
     "readiness": {"sequences": list, "csf_pcr": bool, "clinical": bool},
+    "worklist": {"reader_due_days": int, "panel_due_days": int},
 }
+
+MAX_DUE_DAYS = 365
+"""Longest time (days) a due date may be set ahead, in ``review.toml`` or at assignment."""
 
 
 class ReviewConfigError(ValidationError):
@@ -69,6 +77,22 @@ class ReadinessRules:
 
 
 @dataclass(frozen=True, slots=True)
+class WorklistRules:
+    """When assigned work falls due (``[worklist]``; see :mod:`workbench.worklist`)."""
+
+    reader_due_days: int = 14
+    """Days from a reader's assignment to the read's due date."""
+    panel_due_days: int = 14
+    """Days from a panel member's assignment to the panel's decision's due date."""
+
+    def __post_init__(self) -> None:
+        for name in ("reader_due_days", "panel_due_days"):
+            value = getattr(self, name)
+            if not 1 <= value <= MAX_DUE_DAYS:
+                raise ValueError(f"{name}: {value} — give 1 to {MAX_DUE_DAYS} days")
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewConfig:
     """Discordance thresholds, and how many panel signatures make a decision final."""
 
@@ -80,6 +104,7 @@ class ReviewConfig:
     session_idle: dt.timedelta = dt.timedelta(minutes=30)
     """How long a sign-in lasts without use (``[sessions] idle_minutes``)."""
     readiness: ReadinessRules = field(default_factory=ReadinessRules)
+    worklist: WorklistRules = field(default_factory=WorklistRules)
     source: Path | None = None
     """The file these values came from; ``None`` for the built-in defaults."""
 
@@ -100,6 +125,10 @@ class ReviewConfig:
                 "sequences": [s.value for s in self.readiness.sequences],
                 "csf_pcr": self.readiness.csf_pcr,
                 "clinical": self.readiness.clinical,
+            },
+            "worklist": {
+                "reader_due_days": self.worklist.reader_due_days,
+                "panel_due_days": self.worklist.panel_due_days,
             },
         }
 
@@ -196,9 +225,14 @@ def load_review_config(path: Path | None = None) -> ReviewConfig:
     readiness = ReadinessRules(
         tuple(sequences), ready.get("csf_pcr", True), ready.get("clinical", True)
     )
+    try:
+        worklist = WorklistRules(**values.get("worklist", {}))
+    except ValueError as exc:
+        raise ReviewConfigError(f"{path}: [worklist] {exc}") from None
     return ReviewConfig(
         discordance=rules,
         readiness=readiness,
+        worklist=worklist,
         signatures_required=required,
         signature_meaning=signing.get("meaning", DEFAULT_MEANING),
         session_lifetime=dt.timedelta(hours=lifetime),

@@ -16,7 +16,7 @@ from workbench.actor import Actor, default_username
 from workbench.errors import NotFoundError, PermissionDeniedError, ValidationError
 from workbench.policy import Action, Facts, require
 from workbench.registry import audit
-from workbench.registry.models import User, UserRole
+from workbench.registry.models import Site, User, UserRole
 
 __all__ = [
     "Actor",
@@ -26,6 +26,7 @@ __all__ = [
     "read_password_hash",
     "resolve_actor",
     "set_password",
+    "set_site",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
@@ -69,8 +70,11 @@ def add_user(
     *,
     by: Actor | None,
     password: str | None = None,
+    site: str | None = None,
 ) -> User:
     """Create a user; ``by`` is None only when bootstrapping an empty registry.
+
+    ``site`` is the code of the site they work at (created on first use, as a case's is).
 
     ``password`` is the person's own password, stored (hashed) as chosen, not as a one-time
     one: for building a registry whose people chose theirs (the demo, tests). The services
@@ -92,11 +96,13 @@ def add_user(
         raise ValidationError(refused, field="name")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise ValidationError(f"username {username!r}: a user of that name exists already")
+    site_id = _site_id(session, site)
     user = User(
         username=username,
         display_name=display_name,
         roles=[UserRole(role=r) for r in sorted(roles)],
         password_hash=hash_password(password) if password else None,
+        site_id=site_id,
     )
     session.add(user)
     session.flush()
@@ -111,7 +117,59 @@ def add_user(
             "display_name": display_name,
             "roles": sorted(r.value for r in roles),
             "password": "set" if password else "none",
+            **({"site": site} if site is not None else {}),
         },
+    )
+    return user
+
+
+def _site_id(session: Session, code: str | None) -> int | None:
+    """The id of site ``code`` (created on first use), ``None`` for none; refuses a code
+    that is not one (:class:`ValidationError` on the field ``site``)."""
+    from workbench.cases import SITE_CODE_PATTERN, ensure_site
+
+    if code is None:
+        return None
+    if not SITE_CODE_PATTERN.match(code):
+        raise ValidationError(
+            f"site: {code!r} is not a site code (capital letters, digits, '-')", field="site"
+        )
+    return ensure_site(session, code).id
+
+
+def site_of(session: Session, user: User) -> str | None:
+    """The code of the site ``user`` works at, if any."""
+    if user.site_id is None:
+        return None
+    return session.scalar(select(Site.code).where(Site.id == user.site_id))
+
+
+def set_site(session: Session, actor: Actor, username: str, site: str | None) -> User:
+    """Record the site ``username`` works at (``None``: none); coordinators, administrators.
+
+    The site decides which cases the balanced assignment suggests them for (never their own
+    site's), so the change is audited as ``user.site`` with the site before and after.
+    Setting the site a user already has changes nothing and records nothing.
+    """
+    require(actor, Action.EDIT_USER, Facts(target=username))
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"user {username!r} is not known to this registry")
+    before = site_of(session, user)
+    site_id = _site_id(session, site)
+    if site_id == user.site_id:
+        return user
+    user.site_id = site_id
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        role=actor.main_role,
+        action="user.site",
+        entity_type="user",
+        entity_id=username,
+        before={"site": before},
+        after={"site": site},
     )
     return user
 

@@ -30,6 +30,7 @@ from workbench.cli import (
     decisions,
     gui,
     imaging,
+    intake,
     labs,
     lesions,
     reads,
@@ -37,6 +38,7 @@ from workbench.cli import (
     series,
     session,
     users,
+    worklist,
 )
 from workbench.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from workbench.config import DB_ENV, USER_ENV
@@ -49,12 +51,14 @@ NOUNS = (
     session,
     gui,
     cases,
+    worklist,
     reads,
     decisions,
     labs,
     users,
     roles,
     imaging,
+    intake,
     lesions,
     criteria,
     bench,

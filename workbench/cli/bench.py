@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from workbench.cli._common import EXIT_OK
@@ -16,6 +17,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument(
         "--slices", type=int, default=176, help="slices of the generated series (default 176)"
     )
+    bench.add_argument(
+        "--cases",
+        type=int,
+        default=100_000,
+        help="cases in the case list's registries (default 100000; 0 skips those rows)",
+    )
+    bench.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("PML_BENCH_POSTGRES_URL"),
+        help="also time the case list on this PostgreSQL database, in a schema of its own "
+        "dropped afterwards (default: $PML_BENCH_POSTGRES_URL)",
+    )
+    bench.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark (repeatable), e.g. case_list, import, render",
+    )
     bench.set_defaults(run=_cmd_bench)
 
 
@@ -23,7 +43,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from workbench.bench import format_table, run_all
 
     rows = run_all(
-        progress=lambda text: print(text, file=sys.stderr, flush=True), slices=args.slices
+        progress=lambda text: print(text, file=sys.stderr, flush=True),
+        slices=args.slices,
+        cases=args.cases,
+        postgres_url=args.postgres,
+        only=args.only,
     )
     if args.json:
         print(json.dumps([row.as_json() for row in rows], indent=2))

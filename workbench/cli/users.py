@@ -1,4 +1,4 @@
-"""Registry users: ``user add``, ``user passwd`` and ``user list``."""
+"""Registry users: ``user add``, ``user edit``, ``user passwd`` and ``user list``."""
 
 from __future__ import annotations
 
@@ -34,7 +34,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="read the user's password (one line) from standard input",
     )
+    user_add.add_argument("--site", metavar="CODE", help="the site the user works at (e.g. NL-AMS)")
     user_add.set_defaults(run=_cmd_user_add)
+    user_edit = user_commands.add_parser(
+        "edit", help="change a user's details (coordinators, administrators)"
+    )
+    user_edit.add_argument("username")
+    where = user_edit.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--site",
+        metavar="CODE",
+        help="the site the user works at; balanced assignment never suggests them for its cases",
+    )
+    where.add_argument("--no-site", action="store_true", help="the user works at no site")
+    user_edit.set_defaults(run=_cmd_user_edit)
     passwd = user_commands.add_parser(
         "passwd", help="set your password (an admin or coordinator may set another user's)"
     )
@@ -65,13 +78,28 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
             args.name,
             {r for r in roles if r},
             password=password,
+            site=args.site,
         )
     finally:
         registry.close()
     print(
         f"added user {args.username}"
+        + (f" at site {args.site}" if args.site else "")
         + (" with a one-time password" if password is not None else "")
     )
+    return EXIT_OK
+
+
+def _cmd_user_edit(args: argparse.Namespace) -> int:
+    from workbench.services import admin
+
+    site = None if args.no_site else args.site
+    registry = open_registry(args)
+    try:
+        admin.set_user_site(registry, acting_user(args, registry), args.username, site)
+    finally:
+        registry.close()
+    print(f"{args.username}: site {site}" if site else f"{args.username}: no site")
     return EXIT_OK
 
 
@@ -128,7 +156,7 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
         registry.close()
     for user in users:
         roles = ", ".join(sorted(r.value for r in user.roles))
-        notes = []
+        notes = [f"site {user.site}"] if user.site else []
         if not user.active:
             notes.append("deactivated")
         if user.must_change_password:

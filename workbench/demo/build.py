@@ -23,6 +23,7 @@ built again. Each case is written in a few transactions (case, imports, review).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import time
@@ -39,11 +40,13 @@ from adjudication.consensus import Proposal
 from adjudication.lesions import ContrastEnhancement, DwiPattern, Hemisphere, Location
 from adjudication.vocabulary import Role, TriState
 from workbench.cases import NewCase, NewExposure, NewFeature, create_case, update_case
+from workbench.clinical import ClinicalRecord
+from workbench.clinical_store import save_record
 from workbench.config import data_dir, demo_dir
 from workbench.demo import phantom
 from workbench.demo.catalogue import DEMO_CASES, DemoCase, DemoLab, DemoLesion, DemoRead, Outline
 from workbench.demo.dicom_series import new_uid, write_series
-from workbench.domain import CaseStatus, SequenceClass
+from workbench.domain import CaseStatus, Outcome, SequenceClass
 from workbench.importer import ParserSandbox, import_path
 from workbench.labs import LabEntry, add_lab_result
 from workbench.panel import propose_decision, sign_decision
@@ -61,12 +64,13 @@ from workbench.registry.models import (
     Series,
     Signature,
     User,
+    utcnow,
 )
 from workbench.review_config import ReviewConfig
 from workbench.studies import series_affine
-from workbench.users import Actor, add_user, default_username, resolve_actor
+from workbench.users import Actor, add_user, default_username, resolve_actor, set_site
 
-DEMO_VERSION = "2"
+DEMO_VERSION = "3"
 """Bump when the catalogue or the phantom changes, so existing demos are rebuilt."""
 DEMO_PREFIX = "PML-DEMO-"
 DEMO_PASSWORD = "demo"
@@ -79,6 +83,9 @@ DEMO_USERS: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("panel.dubois", "Prof. Claire Dubois", frozenset({Role.PANEL})),
     ("panel.eriksen", "Dr Nils Eriksen", frozenset({Role.PANEL})),
 )
+DEMO_SITES = {"rad.ahmed": "FR-PAR", "rad.berg": "DE-BN", "rad.costa": "NL-AMS"}
+"""The readers' own sites: none reads a case of their site, and the balanced assignment
+leaves each out of their site's cases (rad.ahmed of PML-DEMO-005, rad.costa of -007)."""
 
 DEMO_REVIEW_CONFIG = ReviewConfig()
 """The demo is reviewed with the built-in configuration (two signatures, default discordance
@@ -181,6 +188,8 @@ def _ensure_demo_users(registry: Registry, username: str) -> Actor:
         for name, display, roles in DEMO_USERS:
             if name not in known:
                 add_user(session, name, display, set(roles), by=actor, password=DEMO_PASSWORD)
+        for name, site in DEMO_SITES.items():
+            set_site(session, actor, name, site)  # no change, no event, when already set
     return actor
 
 
@@ -238,7 +247,12 @@ def _build_case(
     """Write the case's synthetic DICOM, enter it the way a coordinator would, review it."""
     images = _write_images(demo, folder)
     with registry.write() as session:
-        create_case(session, actor, _new_case(demo))
+        case = create_case(session, actor, _new_case(demo))
+        if demo.registry_id in DEMO_CLINICAL:
+            record, outcome, outcome_day = DEMO_CLINICAL[demo.registry_id]
+            update_case(session, actor, demo.registry_id, case.version,
+                        {"outcome": outcome, "outcome_day": outcome_day})  # fmt: skip
+            save_record(session, actor, case, record, reason=None)
         for lab in demo.labs:
             add_lab_result(session, actor, _lab_entry(demo, lab))
     for day, day_folder in images.days:
@@ -265,6 +279,63 @@ def _build_case(
         )
 
 
+DEMO_CLINICAL: dict[str, tuple[ClinicalRecord, Outcome, int | None]] = {
+    # A transplant recipient whose brain biopsy shows the triad and JC virus (IHC and PCR):
+    # the histopathologic pathway makes it definite PML.
+    "PML-DEMO-005": (
+        ClinicalRecord.from_json(
+            {
+                "diagnosis_year": 2024, "onset_day": -25, "diagnosis_day": 9,
+                "detection_mode": "symptomatic", "other_conditions": ["solid_neoplasm"],
+                "lymphocytes": 0.6, "lymphocytes_day": 0, "cd4_nadir": 240, "cd4_nadir_day": 1,
+                "iris": "no",
+                "histopathology": [{
+                    "kind": "biopsy", "day": 8, "demyelination": "present",
+                    "bizarre_astrocytes": "present", "enlarged_oligodendroglial_nuclei": "present",
+                    "tissue_jcv": "detected", "techniques": ["ihc", "pcr"],
+                }],
+                "treatments": [
+                    {"kind": "immunosuppression_reduced", "detail": "mycophenolate stopped",
+                     "start_day": -5},
+                ],
+                "scores": [
+                    {"scale": "kps", "time": "before_pml", "value": 80},
+                    {"scale": "kps", "time": "diagnosis", "value": 50},
+                    {"scale": "mrs", "time": "diagnosis", "value": 4},
+                ],
+            }
+        ),
+        Outcome.ALIVE, 30,
+    ),
+    # Natalizumab-associated PML with IRIS after plasma exchange, followed for a year.
+    "PML-DEMO-001": (
+        ClinicalRecord.from_json(
+            {
+                "diagnosis_year": 2023, "onset_day": -21, "diagnosis_day": 3,
+                "detection_mode": "symptomatic", "anti_jcv_index": 3.4, "anti_jcv_index_day": -180,
+                "lymphocytes": 2.9, "lymphocytes_day": 0, "iris": "yes", "iris_onset_day": 38,
+                "iris_treatment": "methylprednisolone 1 g/day for 5 days",
+                "treatments": [
+                    {"kind": "plasma_exchange", "detail": "5 sessions", "start_day": 4,
+                     "stop_day": 12},
+                    {"kind": "corticosteroids", "detail": "for IRIS", "start_day": 38,
+                     "stop_day": 42},
+                ],
+                "scores": [
+                    {"scale": "edss", "time": "before_pml", "value": 2.5},
+                    {"scale": "edss", "time": "diagnosis", "value": 5.0},
+                    {"scale": "edss", "time": "month_6", "value": 6.0},
+                    {"scale": "edss", "time": "month_12", "value": 5.5},
+                    {"scale": "mrs", "time": "month_12", "value": 3},
+                ],
+            }
+        ),
+        Outcome.ALIVE, 365,
+    ),
+}  # fmt: skip
+"""Demo cases with a research clinical record: ``(record, outcome, outcome day)``."""
+
+
 def _lab_entry(demo: DemoCase, lab: DemoLab) -> LabEntry:
     return LabEntry(
         demo.registry_id, lab.test, lab.day, lab.result, lab.value, lab.unit, lab.assay,
@@ -280,6 +351,7 @@ def _review(session: Session, coordinator: Actor, demo: DemoCase, images: _Image
         assign(session, coordinator, registry_id, readers, Role.READER)
     if review.panel:
         assign(session, coordinator, registry_id, list(review.panel), Role.PANEL)
+    _backdate_assignments(session, demo)
     if not review.reads:
         return
     flair = _latest_flair(session, demo)
@@ -328,6 +400,21 @@ def _review(session: Session, coordinator: Actor, demo: DemoCase, images: _Image
                 DEMO_PASSWORD,
                 config=DEMO_REVIEW_CONFIG,
             )
+
+
+def _backdate_assignments(session: Session, demo: DemoCase) -> None:
+    """Give the demo's worklists a history: case number N was assigned 3 + 3N days ago and
+    is due 14 days after that (the default of ``[worklist]``), so the later cases' open work
+    (rad.berg's draft of PML-DEMO-004, the panel's pending decisions) is overdue and the
+    dashboard shows turnaround times. ``assigned_at`` and ``due_at`` are the registry's own
+    bookkeeping, not audited facts (see :data:`workbench.registry.rowhash.GUARDED`)."""
+    number = int(demo.registry_id.removeprefix(DEMO_PREFIX))
+    assigned = utcnow() - dt.timedelta(days=3 + 3 * number)
+    case_id = select(Case.id).where(Case.registry_id == demo.registry_id).scalar_subquery()
+    for row in session.scalars(select(CaseAssignment).where(CaseAssignment.case_id == case_id)):
+        row.assigned_at = assigned
+        row.due_at = assigned + dt.timedelta(days=14)
+    session.flush()
 
 
 def _latest_flair(session: Session, demo: DemoCase) -> Series:

@@ -33,11 +33,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from workbench.errors import ConflictError, DatabaseError, RegistryUnavailableError
-from workbench.registry import audit
+from workbench.registry import audit, case_list_rows
 
 # Every Session (of a registry or not) hands the hashes of the guarded rows it writes to the
 # audit events it records, and refuses to commit such rows without one (see audit.install).
 audit.install()
+# ... and recounts the case list's counts of the cases whose studies, series or labs it adds
+# or removes (see case_list_rows).
+case_list_rows.install()
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _IMMEDIATE = "pml_begin_immediate"

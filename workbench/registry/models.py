@@ -41,6 +41,18 @@ from adjudication.vocabulary import (
     Role,
     TriState,
 )
+from workbench.clinical import (
+    DeathCause,
+    DetectionMode,
+    DosingSchedule,
+    DrugClass,
+    Finding,
+    Scale,
+    ScoreTime,
+    SpecimenKind,
+    TreatmentKind,
+    YesNoUnknown,
+)
 from workbench.domain import (
     CaseStatus,
     Condition,
@@ -130,6 +142,9 @@ class User(Versioned, Base):
     db_role: Mapped[str | None] = mapped_column(String(63), unique=True, index=True)
     """On PostgreSQL, the login role that authenticates this person."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    """The site the user works at, if any: balanced assignment leaves readers out of their
+    own site's cases. Not covered by the row hash (see migration 0008)."""
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -155,6 +170,11 @@ class Case(Versioned, Base):
     """A registry case: one person, pseudonymous, with days relative to an index date."""
 
     __tablename__ = "cases"
+    __table_args__ = (  # the case list sorts by status and condition (migration 0009)
+        Index("ix_cases_status_registry_id", "status", "registry_id"),
+        Index("ix_cases_condition_registry_id", "condition", "registry_id"),
+        Index("ix_cases_site_id_registry_id", "site_id", "registry_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registry_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -193,7 +213,22 @@ class Case(Versioned, Base):
         back_populates="case", cascade="all, delete-orphan", order_by="LabResult.day"
     )
     histopathology: Mapped[list[Histopathology]] = relationship(
-        back_populates="case", cascade="all, delete-orphan"
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="(Histopathology.position, Histopathology.id)",
+    )
+    clinical_record: Mapped[ClinicalRecordRow | None] = relationship(
+        cascade="all, delete-orphan", single_parent=True
+    )
+    """The research clinical record's single values (:mod:`workbench.clinical_store`)."""
+    other_conditions: Mapped[list[CaseCondition]] = relationship(
+        cascade="all, delete-orphan", order_by="CaseCondition.position"
+    )
+    treatments: Mapped[list[TreatmentRow]] = relationship(
+        cascade="all, delete-orphan", order_by="TreatmentRow.position"
+    )
+    outcome_scores: Mapped[list[OutcomeScore]] = relationship(
+        cascade="all, delete-orphan", order_by="OutcomeScore.position"
     )
 
 
@@ -208,6 +243,18 @@ class Exposure(Versioned, Base):
     start_day: Mapped[int | None]
     stop_day: Mapped[int | None]
     infusion_count: Mapped[int | None]
+    drug_class: Mapped[DrugClass] = mapped_column(
+        _enum(DrugClass, "drug_class"), default=DrugClass.UNKNOWN, server_default="unknown"
+    )
+    dosing_schedule: Mapped[DosingSchedule] = mapped_column(
+        _enum(DosingSchedule, "dosing_schedule"),
+        default=DosingSchedule.UNKNOWN,
+        server_default="unknown",
+    )
+    last_dose_day: Mapped[int | None]
+    """The last dose before PML."""
+    prior: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """An earlier immunosuppressant, before the drug the case is about."""
 
     case: Mapped[Case] = relationship(back_populates="exposures")
 
@@ -228,7 +275,12 @@ class ClinicalFeature(Versioned, Base):
 
 
 class Histopathology(Versioned, Base):
-    """Brain biopsy or autopsy findings (the AAN 2013 histopathologic pathway)."""
+    """Brain biopsy or autopsy findings (the AAN 2013 histopathologic pathway).
+
+    Each component of the triad is stored on its own; ``triad`` and ``tissue_jcv`` are the
+    criteria engine's inputs derived from them (:class:`workbench.clinical.Histology`),
+    written with them so a reader of the table needs no domain code.
+    """
 
     __tablename__ = "histopathology"
 
@@ -240,8 +292,109 @@ class Histopathology(Versioned, Base):
     tissue_jcv: Mapped[str] = mapped_column(String(16))
     """detected / not_detected / not_done."""
     method: Mapped[str | None] = mapped_column(String(100))
+    """Free text of revisions before 0007; ``techniques`` says it since."""
+    kind: Mapped[SpecimenKind] = mapped_column(
+        _enum(SpecimenKind, "specimen_kind"), default=SpecimenKind.BIOPSY, server_default="biopsy"
+    )
+    demyelination: Mapped[Finding] = mapped_column(
+        _enum(Finding, "demyelination"), default=Finding.NOT_ASSESSED, server_default="not_assessed"
+    )
+    bizarre_astrocytes: Mapped[Finding] = mapped_column(
+        _enum(Finding, "bizarre_astrocytes"),
+        default=Finding.NOT_ASSESSED,
+        server_default="not_assessed",
+    )
+    enlarged_oligodendroglial_nuclei: Mapped[Finding] = mapped_column(
+        _enum(Finding, "enlarged_oligodendroglial_nuclei"),
+        default=Finding.NOT_ASSESSED,
+        server_default="not_assessed",
+    )
+    techniques: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    """How JC virus was looked for in the tissue (:class:`workbench.clinical.TissueTechnique`
+    values, in the order entered)."""
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Order within the case's clinical record."""
 
     case: Mapped[Case] = relationship(back_populates="histopathology")
+
+
+class ClinicalRecordRow(Base):
+    """The single values of a case's research clinical record, one row per case.
+
+    Days are relative to the case's index date; the diagnosis is kept as a calendar year only.
+    Not versioned on its own: the record is saved as a whole, against the case's version
+    (:func:`workbench.clinical_store.save_record` moves it), and audited as
+    ``case.clinical_record``. Not a guarded table: like a case's clinical notes it is not
+    what the registry attests.
+    """
+
+    __tablename__ = "clinical_records"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    diagnosis_year: Mapped[int | None]
+    onset_day: Mapped[int | None]
+    diagnosis_day: Mapped[int | None]
+    detection_mode: Mapped[DetectionMode] = mapped_column(
+        _enum(DetectionMode, "detection_mode"), default=DetectionMode.UNKNOWN
+    )
+    anti_jcv_index: Mapped[float | None] = mapped_column(Float)
+    anti_jcv_index_day: Mapped[int | None]
+    lymphocytes: Mapped[float | None] = mapped_column(Float)
+    """Absolute lymphocyte count, 10^9/L."""
+    lymphocytes_day: Mapped[int | None]
+    cd4_nadir: Mapped[int | None]
+    """Cells/µL."""
+    cd4_nadir_day: Mapped[int | None]
+    iris: Mapped[YesNoUnknown] = mapped_column(
+        _enum(YesNoUnknown, "iris"), default=YesNoUnknown.UNKNOWN
+    )
+    iris_onset_day: Mapped[int | None]
+    iris_treatment: Mapped[str | None] = mapped_column(Text)
+    death_cause: Mapped[DeathCause | None] = mapped_column(_enum(DeathCause, "death_cause"))
+    death_cause_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseCondition(Base):
+    """A predisposing condition of a case besides its main ``condition``."""
+
+    __tablename__ = "case_conditions"
+    __table_args__ = (UniqueConstraint("case_id", "condition"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    position: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    condition: Mapped[Condition] = mapped_column(_enum(Condition, "condition"))
+
+
+class TreatmentRow(Base):
+    """A treatment of PML (or a step to restore immunity) with its days."""
+
+    __tablename__ = "treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[TreatmentKind] = mapped_column(_enum(TreatmentKind, "treatment_kind"))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    start_day: Mapped[int | None]
+    stop_day: Mapped[int | None]
+
+
+class OutcomeScore(Base):
+    """One outcome score (KPS, mRS, EDSS) of a case at one of the registry's time points."""
+
+    __tablename__ = "outcome_scores"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    scale: Mapped[Scale] = mapped_column(_enum(Scale, "scale"), primary_key=True)
+    time: Mapped[ScoreTime] = mapped_column(_enum(ScoreTime, "score_time"), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    value: Mapped[float] = mapped_column(Float)
 
 
 class ImagingStudy(Versioned, Base):
@@ -325,6 +478,36 @@ class LabResult(Versioned, Base):
     case: Mapped[Case] = relationship(back_populates="lab_results")
 
 
+class CaseListRow(Base):
+    """The case list's counts of one case, kept current so the list sorts by them at scale.
+
+    Bookkeeping, not a record: :mod:`workbench.registry.case_list_rows` rewrites a case's row
+    in the same transaction whenever a study, series or lab result of it is added or removed
+    through the ORM, so it is not guarded (no row hash, no audit event, no version) and
+    counters stay off the guarded ``cases`` table. Every case has its row (written with the
+    case, backfilled by migration 0009, rebuilt after a bulk load); the list joins on it.
+    """
+
+    __tablename__ = "case_list_rows"
+    __table_args__ = (
+        Index("ix_case_list_rows_timepoints", "timepoints", "registry_id"),
+        Index("ix_case_list_rows_series", "series", "registry_id"),
+        Index("ix_case_list_rows_labs", "labs", "registry_id"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    registry_id: Mapped[str] = mapped_column(String(32))
+    """The case's registry id (never changes), so a sort by a count breaks ties on one index."""
+    timepoints: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Imaging studies of the case."""
+    series: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Series of all its studies."""
+    labs: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Lab results of the case."""
+
+
 class CaseAssignment(Base):
     """A user assigned to a case as reader or panel member.
 
@@ -350,6 +533,10 @@ class Read(Versioned, Base):
     """One reader's independent review of one case; immutable once submitted."""
 
     __tablename__ = "reads"
+    __table_args__ = (  # the coordinator's dashboard counts and times reads (migration 0009)
+        Index("ix_reads_status_reader_id_case_id", "status", "reader_id", "case_id"),
+        Index("ix_reads_submitted_at", "submitted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -25,6 +25,8 @@ Rooms:
   draft session the annotation panel binds to (it saves only what changed);
 - :mod:`~workbench.services.panel` — the panel page, the criteria engine, decisions and
   signatures, and the registry-wide re-classification.
+- :mod:`~workbench.services.worklist` — my queue, the coordinator's dashboard and balanced
+  assignment (due dates, overdue, readers' workload).
 
 Below the door, the data layer (:mod:`workbench.cases`, :mod:`workbench.reads`,
 :mod:`workbench.reading_flow`, :mod:`workbench.panel`, ...) works inside a session that a

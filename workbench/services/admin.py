@@ -28,12 +28,13 @@ from workbench.actor import Actor
 from workbench.errors import RegistryUnavailableError, ValidationError
 from workbench.registry import audit, reconcile
 from workbench.registry.db import Registry, schema_revision, upgrade
-from workbench.registry.models import AuditEvent
+from workbench.registry.models import AuditEvent, Site
 from workbench.registry.reconcile import RowFinding
 from workbench.users import add_user as _add_user
 from workbench.users import list_users as _list_users
 from workbench.users import resolve_actor
 from workbench.users import set_password as _set_password
+from workbench.users import set_site as _set_site
 
 _MANAGERS = frozenset({Role.ADMIN, Role.COORDINATOR})
 
@@ -53,6 +54,8 @@ class UserRecord:
     recent_failures: int = 0
     """Failed password attempts naming this user in the backoff window (from any source)."""
     last_failure: dt.datetime | None = None
+    site: str | None = None
+    """The code of the site the user works at, if recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +118,26 @@ def list_users(registry: Registry, actor: Actor) -> list[UserRecord]:
 
     with registry.read() as session:
         failures = failures_by_user(session)
-        return [
-            UserRecord(
-                u.username,
-                u.display_name,
-                frozenset(r.role for r in u.roles),
-                u.active,
-                bool(has_password(session, u.username))
-                if u.username == actor.username or actor.roles & _MANAGERS
-                else False,
-                u.must_change_password,
-                *failures.get(u.username, (0, None)),
+        codes = dict(session.execute(select(Site.id, Site.code)).all())
+        records = []
+        for u in _list_users(session):
+            recent, last = failures.get(u.username, (0, None))
+            records.append(
+                UserRecord(
+                    u.username,
+                    u.display_name,
+                    frozenset(r.role for r in u.roles),
+                    u.active,
+                    bool(has_password(session, u.username))
+                    if u.username == actor.username or actor.roles & _MANAGERS
+                    else False,
+                    u.must_change_password,
+                    recent,
+                    last,
+                    codes.get(u.site_id) if u.site_id is not None else None,
+                )
             )
-            for u in _list_users(session)
-        ]
+        return records
 
 
 def add_user(
@@ -139,8 +148,10 @@ def add_user(
     roles: set[Role],
     *,
     password: str | None = None,
+    site: str | None = None,
 ) -> UserRecord:
-    """Create a user (``actor`` ``None`` only to bootstrap an empty registry).
+    """Create a user (``actor`` ``None`` only to bootstrap an empty registry), working at
+    ``site`` (a site code) if given.
 
     A password is set through :func:`workbench.users.set_password` in the same transaction,
     so its length rule holds and the setting is audited; a refused password leaves no user.
@@ -148,7 +159,7 @@ def add_user(
     their first sign-in.
     """
     with registry.write() as session:
-        user = _add_user(session, username, display_name, roles, by=actor)
+        user = _add_user(session, username, display_name, roles, by=actor, site=site)
         if password is not None:
             _set_password(session, actor or resolve_actor(session, username), username, password)
         return UserRecord(
@@ -158,7 +169,15 @@ def add_user(
             user.active,
             password is not None,
             user.must_change_password,
+            site=site,
         )
+
+
+def set_user_site(registry: Registry, actor: Actor, username: str, site: str | None) -> None:
+    """Record the site ``username`` works at (``None``: none), audited as ``user.site``
+    (coordinators, administrators; :func:`workbench.users.set_site`)."""
+    with registry.write() as session:
+        _set_site(session, actor, username, site)
 
 
 def set_password(

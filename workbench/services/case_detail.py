@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from adjudication.vocabulary import Certainty, Pathway, ReadStatus, Role, TriState
 from workbench.actor import Actor
 from workbench.cases import get_case
+from workbench.clinical import DosingSchedule, DrugClass
 from workbench.display import format_utc
 from workbench.domain import CaseStatus, Condition, LabQualitative, LabTest, SequenceClass
 from workbench.panel import HistoryEvent, case_history, final_decision, latest_discordance
@@ -28,6 +29,7 @@ from workbench.reads import case_facts
 from workbench.registry.db import Registry
 from workbench.registry.models import Case, CaseAssignment, User
 from workbench.review_config import load_review_config
+from workbench.services.clinical import ClinicalView, clinical_view
 from workbench.services.review_case import ReviewCase, review_case
 from workbench.studies import describe_geometry
 
@@ -40,6 +42,10 @@ class ExposureRow:
     start_day: int | None
     stop_day: int | None
     infusion_count: int | None
+    drug_class: DrugClass = DrugClass.UNKNOWN
+    dosing_schedule: DosingSchedule = DosingSchedule.UNKNOWN
+    last_dose_day: int | None = None
+    prior: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +207,8 @@ class CaseDetail:
     missing_for_reading: tuple[str, ...] = ()
     """What the case misses under the completeness rules (``[readiness]`` of review.toml),
     one sentence each; empty when it is complete."""
+    clinical: ClinicalView | None = None
+    """The research clinical record (:mod:`workbench.services.clinical`)."""
 
     @property
     def series_count(self) -> int:
@@ -271,7 +279,17 @@ def case_detail(session: Session, actor: Actor, case: Case) -> CaseDetail:
         index_event=case.index_event,
         readers_required=case.readers_required,
         exposures=tuple(
-            ExposureRow(e.drug, e.start_day, e.stop_day, e.infusion_count) for e in case.exposures
+            ExposureRow(
+                e.drug,
+                e.start_day,
+                e.stop_day,
+                e.infusion_count,
+                e.drug_class,
+                e.dosing_schedule,
+                e.last_dose_day,
+                bool(e.prior),
+            )
+            for e in case.exposures
         ),
         features=tuple(
             FeatureRow(f.feature, f.status, f.onset_day, f.note) for f in case.clinical_features
@@ -281,6 +299,7 @@ def case_detail(session: Session, actor: Actor, case: Case) -> CaseDetail:
         review=review_status(session, actor, case, facts),
         history=tuple(case_history(session, actor, case.registry_id)),
         missing_for_reading=assess(case, load_review_config().readiness).missing,
+        clinical=clinical_view(session, actor, case),
     )
 
 

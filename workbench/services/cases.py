@@ -16,6 +16,16 @@ from sqlalchemy import select
 from adjudication.text import describe_forbidden
 from adjudication.vocabulary import Role
 from workbench.actor import Actor
+from workbench.case_list import (
+    CONDITION_ORDER,
+    MAX_PAGE,
+    STATUS_ORDER,
+    CaseListQuery,
+    CasePage,
+    SortKey,
+)
+from workbench.case_list import list_page as _list_page
+from workbench.case_list import position_of as _position_of
 from workbench.cases import (
     MAX_READERS,
     CaseFilter,
@@ -56,12 +66,17 @@ from workbench.users import list_users
 __all__ = [
     "ALLOWED_RESULTS",
     "ALLOWED_UNITS",
+    "CONDITION_ORDER",
+    "MAX_PAGE",
+    "STATUS_ORDER",
     "AssignChoices",
     "Candidate",
     "CaseChanges",
     "CaseDetail",
     "CaseEdit",
     "CaseFilter",
+    "CaseListQuery",
+    "CasePage",
     "CaseSummary",
     "HistoryEvent",
     "LabEntry",
@@ -71,16 +86,19 @@ __all__ = [
     "NewExposure",
     "NewFeature",
     "Readiness",
+    "SortKey",
     "add_lab_result",
     "assign",
     "assign_choices",
     "case_history",
+    "case_position",
     "case_readiness",
     "case_record",
     "create_case",
     "edit_case",
     "import_lab_file",
     "list_cases",
+    "list_page",
     "load_case",
     "mark_ready",
     "parse_exposure",
@@ -92,9 +110,42 @@ __all__ = [
 def list_cases(
     registry: Registry, actor: Actor, where: CaseFilter | None = None
 ) -> list[CaseSummary]:
-    """The case list (with its counts), ordered by registry id."""
+    """The whole case list (with its counts), ordered by registry id, statuses as ``actor``
+    may see them. For a large registry use :func:`list_page`."""
     with registry.read() as session:
-        return _list_cases(session, where)
+        return _list_cases(session, where, actor)
+
+
+def list_page(
+    registry: Registry,
+    actor: Actor,
+    query: CaseListQuery | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    counts: bool = True,
+) -> CasePage:
+    """One page of the case list, filtered and sorted by the database, as ``actor`` may see
+    it: rows ``offset`` to ``offset + limit`` (at most :data:`MAX_PAGE`), how many cases the
+    filter matches, and with ``counts`` the registry's cases in all and by status.
+
+    An assigned reader who has not submitted sees a discordant, adjudicated or final case
+    as ``in reading``, and filters, sorts and counts by that status
+    (:func:`workbench.policy.status_mask`).
+    """
+    with registry.read() as session:
+        return _list_page(
+            session, actor, query or CaseListQuery(), offset=offset, limit=limit, counts=counts
+        )
+
+
+def case_position(
+    registry: Registry, actor: Actor, query: CaseListQuery, registry_id: str
+) -> int | None:
+    """The row (from 0) at which ``registry_id`` stands in the list ``query`` describes;
+    ``None`` when its filter does not show the case (or there is no such case)."""
+    with registry.read() as session:
+        return _position_of(session, actor, query, registry_id)
 
 
 def sites(registry: Registry, actor: Actor) -> list[str]:
@@ -197,6 +248,20 @@ def edit_case(
     nothing is written. Without it, the version read in this transaction is used. A case the
     change completes becomes ready.
     """
+    wanted, text = validated_changes(registry_id, changes, reason)
+    with registry.write() as session:
+        current = get_case(session, registry_id).version if version is None else version
+        case = update_case(session, actor, registry_id, current, wanted, reason=text)
+        promote_if_complete(session, actor, registry_id, _rules())
+        return CaseEdit(int(case.version), case.status)
+
+
+def validated_changes(
+    registry_id: str, changes: CaseChanges, reason: str
+) -> tuple[dict[str, Any], str]:
+    """``(fields by name, reason)`` of an edit, checked before any transaction opens
+    (:func:`edit_case`, and :func:`workbench.services.clinical.set_clinical_record` when it
+    saves case fields with the record)."""
     wanted = changes.as_changes()
     if not wanted:
         raise ValidationError(f"case {registry_id}: nothing to change")
@@ -220,11 +285,7 @@ def edit_case(
             )
             if problem is not None:
                 raise ValidationError(problem, field=name.replace("_", " "))
-    with registry.write() as session:
-        current = get_case(session, registry_id).version if version is None else version
-        case = update_case(session, actor, registry_id, current, wanted, reason=text)
-        promote_if_complete(session, actor, registry_id, _rules())
-        return CaseEdit(int(case.version), case.status)
+    return wanted, text
 
 
 def case_readiness(registry: Registry, actor: Actor, registry_id: str) -> Readiness:
@@ -345,16 +406,18 @@ def assign(
     *,
     readers: Sequence[str] = (),
     panel: Sequence[str] = (),
+    due_days: int | None = None,
 ) -> CaseStatus:
     """Assign readers and panel members to a case in one transaction (all or nothing).
 
-    Returns the case's status afterwards, as the actor may see it.
+    Each new assignment is due ``due_days`` days from now (default: ``[worklist]`` in
+    ``review.toml``, by role). Returns the case's status afterwards, as the actor may see it.
     """
     with registry.write() as session:
         if readers:
-            _assign(session, actor, registry_id, readers, Role.READER)
+            _assign(session, actor, registry_id, readers, Role.READER, due_days=due_days)
         if panel:
-            _assign(session, actor, registry_id, panel, Role.PANEL)
+            _assign(session, actor, registry_id, panel, Role.PANEL, due_days=due_days)
         case = get_case(session, registry_id)
         return visible_status(actor, case_facts(session, actor, case.id)) or case.status
 

@@ -8,11 +8,18 @@ the newly ticked usernames to a *save* callback from the window, which calls
 decide: a refusal (an incomplete case, a user who lost the role) keeps the form open with
 the ticks as they were and the message in red, and nothing is written.
 
+Each new assignment is due some days from now: by default the days of ``[worklist]`` in
+``review.toml`` (readers and panel apart), or the days given in the form's "Due in" field.
+"Suggest" asks the window for :func:`workbench.services.worklist.suggest_assignment` and ticks
+the readers it suggests (least loaded first, none of the case's own site); every reader's
+open workload, and why the others were not suggested, are shown beside the list.
+
 There is no unassign: an assignment already made is shown ticked and cannot be unticked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -23,13 +30,16 @@ from PyQt6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from adjudication.vocabulary import Role
-from workbench.errors import ValidationError
+from workbench.errors import RegistryError, ValidationError
 from workbench.services.cases import AssignChoices, Candidate
+from workbench.services.worklist import MAX_DUE_DAYS, AssignmentSuggestion, WorklistRules
 from workbench.ui.dialogs import FormDialog
 from workbench.ui.theme import ACCENT, BASE, BORDER, MUTED
 
@@ -63,12 +73,20 @@ class AssignDialog(FormDialog):
     def __init__(
         self,
         choices: AssignChoices,
-        save: Callable[[list[str], list[str]], None],
+        save: Callable[[list[str], list[str], int | None], None],
         parent: QWidget | None = None,
+        *,
+        suggest: Callable[[], AssignmentSuggestion] | None = None,
+        due: WorklistRules | None = None,
     ) -> None:
         super().__init__(f"Assign readers and panel — {choices.registry_id}", parent)
         self.choices = choices
         self._save = save
+        self._suggest = suggest
+        self.due_rules = due or WorklistRules()
+        self.suggestion: AssignmentSuggestion | None = None
+        self._notes: dict[str, str] = {}
+        """Why a reader was not suggested, by username (after Suggest)."""
         self._updating = False
 
         heading = QLabel(f"Case <b>{choices.registry_id}</b> · {choices.status.label}")
@@ -77,10 +95,25 @@ class AssignDialog(FormDialog):
         self.count_label = QLabel()
         self.count_label.setWordWrap(True)
 
+        self.suggest_button = QPushButton("Suggest")
+        self.suggest_button.setObjectName("suggestButton")
+        self.suggest_button.setToolTip(
+            "Tick the least loaded readers the case still needs, none of the case's own site"
+        )
+        self.suggest_button.setEnabled(suggest is not None and choices.refusal is None)
+        self.suggest_button.clicked.connect(self.apply_suggestion)
+        self.suggestion_label = QLabel()
+        self.suggestion_label.setObjectName("suggestion")
+        self.suggestion_label.setWordWrap(True)
+        self.suggestion_label.hide()
         readers = QGroupBox("Readers")
         readers_layout = QVBoxLayout(readers)
         readers_layout.addWidget(self.reader_list, 1)
-        readers_layout.addWidget(self.count_label)
+        counts = QHBoxLayout()
+        counts.addWidget(self.count_label, 1)
+        counts.addWidget(self.suggest_button)
+        readers_layout.addLayout(counts)
+        readers_layout.addWidget(self.suggestion_label)
         panel = QGroupBox("Panel members")
         panel_layout = QVBoxLayout(panel)
         panel_layout.addWidget(self.panel_list, 1)
@@ -89,6 +122,30 @@ class AssignDialog(FormDialog):
         lists = QHBoxLayout()
         lists.addWidget(readers, 1)
         lists.addWidget(panel, 1)
+
+        self.due_spin = QSpinBox()
+        self.due_spin.setObjectName("dueDays")
+        self.due_spin.setRange(0, MAX_DUE_DAYS)
+        self.due_spin.setSuffix(" days")
+        rules = self.due_rules
+        self.due_spin.setSpecialValueText(
+            f"default (readers {rules.reader_due_days} d, panel {rules.panel_due_days} d)"
+        )
+        self.due_spin.setToolTip(
+            "When the new assignments fall due, counted from today; the default comes from "
+            "[worklist] in review.toml"
+        )
+        self.due_spin.setMinimumWidth(240)
+        self.due_label = QLabel()
+        self.due_label.setObjectName("muted")
+        self.due_spin.valueChanged.connect(self._show_due)
+        due_row = QHBoxLayout()
+        due_caption = QLabel("Due in:")
+        due_caption.setBuddy(self.due_spin)
+        due_row.addWidget(due_caption)
+        due_row.addWidget(self.due_spin)
+        due_row.addWidget(self.due_label, 1)
+        self.register_field("due days", self.due_spin)
 
         hint = QLabel(
             "Tick the users to assign; they are assigned when you press Assign, and the "
@@ -104,6 +161,7 @@ class AssignDialog(FormDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
         layout.addLayout(lists, 1)
+        layout.addLayout(due_row)
         layout.addWidget(hint)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
@@ -113,6 +171,7 @@ class AssignDialog(FormDialog):
         self.reader_list.itemChanged.connect(self._ticked)
         self.panel_list.itemChanged.connect(self._ticked)
         self._ticked()
+        self._show_due()
 
     # --- building ------------------------------------------------------------------------
 
@@ -200,6 +259,9 @@ class AssignDialog(FormDialog):
                 for item in self._items(role):
                     name = str(item.data(Qt.ItemDataRole.UserRole))
                     self._set_state(item, candidates[name], role, name in ticked[other])
+                    note = self._notes.get(name) if role is Role.READER else None
+                    if note and item.flags() & Qt.ItemFlag.ItemIsEnabled:
+                        item.setToolTip(f"Not suggested: {note}")
             self._show_counts(len(ticked[Role.READER]), len(ticked[Role.PANEL]))
         finally:
             self._updating = False
@@ -242,6 +304,79 @@ class AssignDialog(FormDialog):
         panel = f"{assigned + new_panel} panel member(s)"
         self.panel_count_label.setText(panel + (f" ({new_panel} ticked)" if new_panel else ""))
 
+    # --- due dates -----------------------------------------------------------------------
+
+    @property
+    def due_days(self) -> int | None:
+        """The days given in "Due in", or ``None`` for the ``review.toml`` defaults."""
+        return self.due_spin.value() or None
+
+    def set_due_days(self, days: int | None) -> None:
+        """Fill in "Due in" (``None``: the defaults)."""
+        self.due_spin.setValue(days or 0)
+
+    def _show_due(self) -> None:
+        today = dt.datetime.now(dt.UTC).date()
+        days = self.due_days
+        if days is None:
+            reader = today + dt.timedelta(days=self.due_rules.reader_due_days)
+            panel = today + dt.timedelta(days=self.due_rules.panel_due_days)
+            text = f"readers due {reader:%Y-%m-%d}, panel due {panel:%Y-%m-%d}"
+        else:
+            text = f"due {today + dt.timedelta(days=days):%Y-%m-%d}"
+        self.due_label.setText(text)
+
+    # --- suggesting ----------------------------------------------------------------------
+
+    def apply_suggestion(self) -> AssignmentSuggestion | None:
+        """Ask for the suggestion, tick the readers it names and say why not the others.
+
+        A refusal (or a registry failure) is shown in the form; nothing is ticked then.
+        """
+        if self._suggest is None:
+            return None
+        try:
+            suggestion = self._suggest()
+        except RegistryError as exc:
+            self.show_error(str(exc)[:1].upper() + str(exc)[1:])
+            return None
+        self.clear_error()
+        self.suggestion = suggestion
+        self._notes = {r.username: r.excluded for r in suggestion.ranking if r.excluded}
+        loads = {r.username: r for r in suggestion.ranking}
+        for item in self._items(Role.READER):
+            name = str(item.data(Qt.ItemDataRole.UserRole))
+            candidate = self._candidates(Role.READER)[name]
+            text = self._item_text(candidate, Role.READER)
+            if name in loads:
+                text += f" · {loads[name].open_reads} open"
+                if loads[name].overdue:
+                    text += f", {loads[name].overdue} overdue"
+            item.setText(text)
+        skipped = []
+        for name in suggestion.suggested:
+            try:
+                self.set_ticked(Role.READER, name)
+            except (KeyError, ValueError):
+                skipped.append(name)
+        self._ticked()
+        lines = []
+        if suggestion.suggested:
+            lines.append(
+                f"Suggested (fewest open reads, none of site {suggestion.site}): "
+                + ", ".join(suggestion.suggested)
+            )
+        if suggestion.note:
+            lines.append(suggestion.note[:1].upper() + suggestion.note[1:])
+        if skipped:
+            lines.append(f"Not ticked (ticked on the panel here): {', '.join(skipped)}")
+        excluded = [f"{name}: {why}" for name, why in self._notes.items()]
+        if excluded:
+            lines.append("Not suggested — " + "; ".join(excluded))
+        self.suggestion_label.setText("\n".join(lines))
+        self.suggestion_label.show()
+        return suggestion
+
     # --- saving --------------------------------------------------------------------------
 
     def submit(self) -> None:
@@ -252,5 +387,5 @@ class AssignDialog(FormDialog):
                 "assign: tick at least one reader or panel member who is not assigned yet",
                 field="readers",
             )
-        self._save(readers, panel)
+        self._save(readers, panel, self.due_days)
         self.assigned.emit(self.choices.registry_id, readers, panel)

@@ -110,7 +110,16 @@ class EditCaseDialog(CaseFormDialog):
         self.index_event_edit.setText(detail.index_event)
         self.summary_edit.setPlainText(detail.clinical_summary or "")
         for e in detail.exposures:
-            self.add_exposure_row(e.drug, e.start_day, e.stop_day, e.infusion_count)
+            self.add_exposure_row(
+                e.drug,
+                e.start_day,
+                e.stop_day,
+                e.infusion_count,
+                e.drug_class,
+                e.dosing_schedule,
+                e.last_dose_day,
+                e.prior,
+            )
         for f in detail.features:
             self.add_feature_row(f.feature, f.status, f.onset_day, f.note)
         self.exposures_table.setCurrentCell(-1, -1)
@@ -127,7 +136,19 @@ class EditCaseDialog(CaseFormDialog):
             )
         exposures = tuple(self.exposures())
         features = tuple(self.features())
-        old_exposures = [(e.drug, e.start_day, e.stop_day, e.infusion_count) for e in old.exposures]
+        old_exposures = [
+            (
+                e.drug,
+                e.start_day,
+                e.stop_day,
+                e.infusion_count,
+                e.drug_class,
+                e.dosing_schedule,
+                e.last_dose_day,
+                e.prior,
+            )
+            for e in old.exposures
+        ]
         old_features = [(f.feature, f.status, f.onset_day, f.note) for f in old.features]
         return CaseChanges(
             sex=_changed(self.chosen_sex().value, old.sex),
@@ -155,7 +176,19 @@ class EditCaseDialog(CaseFormDialog):
 
 
 def _exposure_rows(exposures: Sequence[NewExposure]) -> list[tuple[object, ...]]:
-    return [(e.drug.strip(), e.start_day, e.stop_day, e.infusion_count) for e in exposures]
+    return [
+        (
+            e.drug.strip(),
+            e.start_day,
+            e.stop_day,
+            e.infusion_count,
+            e.drug_class,
+            e.dosing_schedule,
+            e.last_dose_day,
+            e.prior,
+        )
+        for e in exposures
+    ]
 
 
 def _feature_rows(features: Sequence[NewFeature]) -> list[tuple[object, ...]]:

@@ -14,12 +14,14 @@ not here).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from html import escape
 
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,6 +32,7 @@ from PyQt6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -49,6 +52,7 @@ from workbench.display import (
 from workbench.domain import CaseStatus
 from workbench.services.case_detail import CaseDetail, LabRow, ReviewStatus
 from workbench.ui.case_edit import as_sentence
+from workbench.ui.clinical_dialog import record_html
 from workbench.ui.dialogs import repolish
 from workbench.ui.history import HistoryView
 from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
@@ -56,7 +60,16 @@ from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
 IMAGING_COLUMNS = ("Day / sequence", "Description", "Geometry", "Files", "Series UID")
 LAB_COLUMNS = ("Test", "Day", "Result", "Value", "Unit", "LOD", "LOQ", "Assay", "Note")
 """Assay and note come last: the numbers stay in view on a narrow page."""
-EXPOSURE_COLUMNS = ("Drug", "Start day", "Stop day", "Infusions")
+EXPOSURE_COLUMNS = (
+    "Drug",
+    "Start day",
+    "Stop day",
+    "Infusions",
+    "Class",
+    "Schedule",
+    "Last dose",
+    "Prior",
+)
 FEATURE_COLUMNS = ("Feature", "Status", "Onset day", "Note")
 READ_COLUMNS = ("Reader", "Read", "Status", "Submitted (UTC)", "Judgement")
 FINDING_COLUMNS = ("Rule", "Readers", "Detail")
@@ -67,6 +80,10 @@ _POSITION_ROLE = Qt.ItemDataRole.UserRole + 2
 :class:`workbench.ui.workspace_data.ReviewCase`, so the window can name the series."""
 _NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 EDIT_TIP = "Change the case's fields, exposures and clinical features (Ctrl+E)"
+CLINICAL_TIP = (
+    "Edit the research clinical record: diagnosis, histopathology, treatments, IRIS, "
+    "outcome and scores"
+)
 MARK_READY_TIP = "Mark the case ready for reading (with a reason when items are missing)"
 
 
@@ -138,6 +155,11 @@ def fill_lab_table(table: QTableWidget, labs: Sequence[LabRow], *, notes: bool) 
             table.setItem(row, column, cell)
 
 
+def _known(value: StrEnum) -> str:
+    """An enum's value in words, empty when it is ``unknown``."""
+    return "" if value.value == "unknown" else value.value.replace("_", " ")
+
+
 class CasePage(QWidget):
     """One case, read-only, with "Edit case…", "Mark ready…", "Add lab result…" and
     "Assign readers and panel…" buttons.
@@ -153,6 +175,8 @@ class CasePage(QWidget):
     """The user asked to assign readers and panel members to the case of this registry id."""
     edit_requested = pyqtSignal(str)
     """The user asked to change the case of this registry id."""
+    clinical_edit_requested = pyqtSignal(str)
+    """The user asked to edit the research clinical record of the case of this registry id."""
     mark_ready_requested = pyqtSignal(str)
     """The user asked to mark the (incomplete) case of this registry id ready for reading."""
     review_requested = pyqtSignal(str, object)
@@ -314,11 +338,24 @@ class CasePage(QWidget):
         QVBoxLayout(exposures).addWidget(self.exposures_table)
         features = QGroupBox("Clinical features")
         QVBoxLayout(features).addWidget(self.features_table)
+        self.clinical_text = QTextBrowser()
+        """The record, a few dense lines and the score table (scrolls when long)."""
+        self.clinical_text.setObjectName("clinicalRecord")
+        self.clinical_text.setFrameShape(QFrame.Shape.NoFrame)
+        self.clinical_text.setOpenLinks(False)
+        self.clinical_button = QPushButton("Edit clinical record…")
+        self.clinical_button.setToolTip(CLINICAL_TIP)
+        self.clinical_button.clicked.connect(self._clinical_clicked)
+        record = QGroupBox("Research clinical record")
+        record_layout = QHBoxLayout(record)
+        record_layout.addWidget(self.clinical_text, 1)
+        record_layout.addWidget(self.clinical_button, alignment=Qt.AlignmentFlag.AlignTop)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(exposures, 1)
-        layout.addWidget(features, 1)
+        layout.addWidget(record, 3)
+        layout.addWidget(exposures, 2)
+        layout.addWidget(features, 2)
         return page
 
     def _review_tab(self) -> QWidget:
@@ -516,6 +553,15 @@ class CasePage(QWidget):
             self.labs_hint.setText("No lab results yet.")
 
     def _fill_clinical(self, detail: CaseDetail) -> None:
+        view = detail.clinical
+        if view is None:
+            self.clinical_text.setPlainText("The clinical record is not available.")
+            self.clinical_button.setEnabled(False)
+        else:
+            self.clinical_text.setHtml(record_html(view))
+            refusal = view.edit_refusal
+            self.clinical_button.setEnabled(refusal is None)
+            self.clinical_button.setToolTip(as_sentence(refusal) if refusal else CLINICAL_TIP)
         self.exposures_table.setRowCount(len(detail.exposures))
         for row, exposure in enumerate(detail.exposures):
             infusions = exposure.infusion_count
@@ -525,6 +571,10 @@ class CasePage(QWidget):
                     table_item(format_day(exposure.start_day), numeric=True),
                     table_item(format_day(exposure.stop_day), numeric=True),
                     table_item("" if infusions is None else str(infusions), numeric=True),
+                    table_item(_known(exposure.drug_class)),
+                    table_item(_known(exposure.dosing_schedule)),
+                    table_item(format_day(exposure.last_dose_day), numeric=True),
+                    table_item("prior" if exposure.prior else ""),
                 )
             ):
                 self.exposures_table.setItem(row, column, cell)
@@ -709,6 +759,10 @@ class CasePage(QWidget):
     def _edit_clicked(self) -> None:
         if self._detail is not None:
             self.edit_requested.emit(self._detail.registry_id)
+
+    def _clinical_clicked(self) -> None:
+        if self._detail is not None:
+            self.clinical_edit_requested.emit(self._detail.registry_id)
 
     def _mark_ready_clicked(self) -> None:
         if self._detail is not None:

@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
 )
 
 from adjudication.vocabulary import TriState
+from workbench.clinical import DosingSchedule, DrugClass
 from workbench.display import result_label, tristate_label
 from workbench.domain import Condition, LabQualitative, LabTest, Sex
 from workbench.errors import RegistryError, ValidationError
@@ -45,6 +46,19 @@ from workbench.services.cases import (
     NewExposure,
     NewFeature,
 )
+
+EXPOSURE_COLUMNS = (
+    "Drug",
+    "Start day",
+    "Stop day",
+    "Infusions",
+    "Class",
+    "Schedule",
+    "Last dose",
+    "Prior",
+)
+"""The exposure table's columns in the case forms (class and schedule are combo boxes,
+prior a check box)."""
 
 _UNIT_PREFERENCE = ("copies/mL", "IU/mL", "cells/µL", "index")
 """Units offered first (and preselected) where a test allows them."""
@@ -294,10 +308,11 @@ class CaseFormDialog(FormDialog):
         form.addRow("Readers required", self.readers_spin)
         form.addRow("Clinical summary", self.summary_edit)
 
-        self.exposures_table = _editable_table(
-            ("Drug", "Start day", "Stop day", "Infusions"), (170, 80, 80)
+        self.exposures_table = _editable_table(EXPOSURE_COLUMNS, (130, 66, 66, 66, 130, 120, 70))
+        self.exposures_table.setToolTip(
+            "Days are relative to day 0 and may be negative. Class and schedule as known; "
+            "'Prior' marks an earlier immunosuppressant (before the drug the case is about)."
         )
-        self.exposures_table.setToolTip("Days are relative to day 0 and may be negative.")
         exposures = QGroupBox("Drug exposures")
         exposures_layout = QVBoxLayout(exposures)
         exposures_layout.addWidget(self.exposures_table)
@@ -388,6 +403,10 @@ class CaseFormDialog(FormDialog):
         start_day: int | None = None,
         stop_day: int | None = None,
         infusions: int | None = None,
+        drug_class: DrugClass = DrugClass.UNKNOWN,
+        schedule: DosingSchedule = DosingSchedule.UNKNOWN,
+        last_dose_day: int | None = None,
+        prior: bool = False,
     ) -> int:
         """Append an exposure row (empty by default); return its index."""
         table = self.exposures_table
@@ -395,6 +414,22 @@ class CaseFormDialog(FormDialog):
         table.insertRow(row)
         for column, value in enumerate((drug, start_day, stop_day, infusions)):
             table.setItem(row, column, QTableWidgetItem("" if value is None else str(value)))
+        classes = _enum_combo(((c.value.replace("_", " "), c) for c in DrugClass), None)
+        classes.setCurrentIndex(classes.findData(drug_class))
+        table.setCellWidget(row, 4, classes)
+        schedules = _enum_combo(((d.value.replace("_", " "), d) for d in DosingSchedule), None)
+        schedules.setCurrentIndex(schedules.findData(schedule))
+        table.setCellWidget(row, 5, schedules)
+        last = "" if last_dose_day is None else str(last_dose_day)
+        table.setItem(row, 6, QTableWidgetItem(last))
+        earlier = QTableWidgetItem()
+        earlier.setFlags(
+            Qt.ItemFlag.ItemIsUserCheckable
+            | Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+        )
+        earlier.setCheckState(Qt.CheckState.Checked if prior else Qt.CheckState.Unchecked)
+        table.setItem(row, 7, earlier)
         if not drug:
             table.setCurrentCell(row, 0)
         return row
@@ -441,16 +476,30 @@ class CaseFormDialog(FormDialog):
         table = self.exposures_table
         exposures = []
         for row in range(table.rowCount()):
-            cells = [_cell_text(table, row, column) for column in range(4)]
+            cells = [_cell_text(table, row, column) for column in (0, 1, 2, 3, 6)]
             if not any(cells):
                 continue
             what = f"exposure row {row + 1}"
+            classes, schedules = table.cellWidget(row, 4), table.cellWidget(row, 5)
+            earlier = table.item(row, 7)
             exposures.append(
                 NewExposure(
                     drug=cells[0],
                     start_day=parse_int(cells[1], f"{what} start day"),
                     stop_day=parse_int(cells[2], f"{what} stop day"),
                     infusion_count=parse_int(cells[3], f"{what} infusions"),
+                    drug_class=(
+                        classes.currentData()
+                        if isinstance(classes, QComboBox)
+                        else DrugClass.UNKNOWN
+                    ),
+                    dosing_schedule=(
+                        schedules.currentData()
+                        if isinstance(schedules, QComboBox)
+                        else DosingSchedule.UNKNOWN
+                    ),
+                    last_dose_day=parse_int(cells[4], f"{what} last dose day"),
+                    prior=earlier is not None and earlier.checkState() == Qt.CheckState.Checked,
                 )
             )
         return exposures

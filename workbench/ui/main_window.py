@@ -8,6 +8,12 @@ double-click on a series) swaps the list and page for the review workspace
 opens the review workspace with the reads outlined, and "Back to case" there returns to the
 panel page.
 
+Readers and panel members see "My queue" (:class:`~workbench.ui.worklist.QueueWidget`, their
+own open work with due dates, overdue marked) above the case list, reloaded with it; a
+double-click opens the case. View → Dashboard (Ctrl+Shift+B, coordinators) swaps the list and
+page for the review dashboard (:class:`~workbench.ui.worklist.DashboardPage`) until "Back to
+cases".
+
 Case → Edit case… (Ctrl+E) and the case page's "Edit case…" open the edit form
 (:class:`~workbench.ui.case_edit.EditCaseDialog`); the page's "Mark ready…" marks an
 incomplete case ready (:class:`~workbench.ui.case_edit.MarkReadyDialog`). Both are for the roles
@@ -39,12 +45,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from adjudication.vocabulary import Role
 from viewers.layout import GridLayout
 from workbench import __version__
 from workbench.config import data_dir
 from workbench.display import elide_middle
 from workbench.errors import NotFoundError, RegistryError
-from workbench.services import Action, Actor, Registry, can, cases, reading
+from workbench.services import Action, Actor, Registry, can, cases, clinical, reading, worklist
 from workbench.services.cases import (
     CaseChanges,
     CaseDetail,
@@ -60,10 +67,13 @@ from workbench.ui.assign_dialog import AssignDialog
 from workbench.ui.case_edit import EditCaseDialog, MarkReadyDialog
 from workbench.ui.case_list import CaseListPanel
 from workbench.ui.case_page import EDIT_TIP, MARK_READY_TIP, CasePage, CasePlaceholder
+from workbench.ui.clinical_dialog import ClinicalDialog
 from workbench.ui.dialogs import LabResultDialog, NewCaseDialog, ReportDialog, user_message
 from workbench.ui.import_dialog import ImportImagesDialog
+from workbench.ui.intake_dialog import IntakeDialog
 from workbench.ui.panel_view import PanelPage
 from workbench.ui.shortcuts import Shortcut, ShortcutsDialog, action_shortcuts
+from workbench.ui.worklist import DashboardPage, QueueWidget
 from workbench.ui.workspace import ReviewWorkspace
 from workbench.ui.workspace_data import ReviewCase, ReviewProtocol
 from workbench.ui.workspace_settings import ReviewSettings
@@ -134,6 +144,7 @@ class MainWindow(QMainWindow):
         self.sandbox = sandbox
         self.last_import_dialog: ImportImagesDialog | None = None
         self.last_assign_dialog: AssignDialog | None = None
+        self.last_clinical_dialog: ClinicalDialog | None = None
         self.registry = registry
         self.actor = actor
         self.quiet = quiet
@@ -145,6 +156,7 @@ class MainWindow(QMainWindow):
         """The "reopen your draft" offer shown at start, if any."""
         self._open_id: str | None = None
         self._review_case: ReviewCase | None = None
+        self._has_cases = False
         self.entry_refusal = can(actor, Action.CREATE_CASE)
         """Why the actor may not enter data (the policy's reason), or None."""
         self.assign_refusal = can(actor, Action.ASSIGN)
@@ -152,18 +164,31 @@ class MainWindow(QMainWindow):
         """Why the actor may not change cases or mark them ready (the policy's reason), or
         None."""
         self.can_enter_data = self.entry_refusal is None
+        self.dashboard_refusal = can(actor, Action.SEE_DASHBOARD)
+        """Why the actor may not see the review dashboard (the policy's reason), or None."""
+        self.shows_queue = bool(actor.roles & {Role.READER, Role.PANEL})
+        """Whether "My queue" is shown: the actor reads or sits on panels."""
 
         self.setWindowTitle(f"{APP_TITLE} — {actor.username} @ {registry.url}")
         self.resize(1280, 800)
 
         self.case_list = CaseListPanel()
+        self.queue_widget = QueueWidget()
+        self.queue_widget.setVisible(self.shows_queue)
+        self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter.addWidget(self.queue_widget)
+        self.left_splitter.addWidget(self.case_list)
+        self.left_splitter.setStretchFactor(0, 0)
+        self.left_splitter.setStretchFactor(1, 1)
+        self.left_splitter.setChildrenCollapsible(False)
+        self.left_splitter.setSizes([210, 590])
         self.case_page = CasePage()
         self.placeholder = CasePlaceholder()
         self.page_stack = QStackedWidget()
         self.page_stack.addWidget(self.placeholder)
         self.page_stack.addWidget(self.case_page)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.case_list)
+        self.splitter.addWidget(self.left_splitter)
         self.splitter.addWidget(self.page_stack)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -177,6 +202,8 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.review)
         self.panel_page = PanelPage(registry, actor)  # reads nothing until a case is opened
         self.central.addWidget(self.panel_page)
+        self.dashboard_page = DashboardPage()
+        self.central.addWidget(self.dashboard_page)
         self.setCentralWidget(self.central)
 
         self._build_actions()
@@ -184,10 +211,14 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         self.case_list.case_selected.connect(self._case_selected)
+        self.queue_widget.case_opened.connect(self.open_from_queue)
+        self.dashboard_page.back_requested.connect(self.show_cases)
+        self.dashboard_page.refresh_requested.connect(self.refresh)
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
         self.case_page.assign_requested.connect(self.open_assign_dialog)
         self.case_page.edit_requested.connect(self.open_edit_dialog)
         self.case_page.mark_ready_requested.connect(self.open_mark_ready_dialog)
+        self.case_page.clinical_edit_requested.connect(self.open_clinical_dialog)
         self.case_page.import_images_requested.connect(self.open_import_dialog)
         self.case_page.review_requested.connect(self._review_requested)
         self.review.back_requested.connect(self.back_to_case)
@@ -237,6 +268,13 @@ class MainWindow(QMainWindow):
         )
         self.import_images_action.triggered.connect(lambda: self.open_import_dialog())
         self.import_images_action.setEnabled(False)
+        self.intake_action = self._action(
+            "Intake site &package…", None, "Take in a site's package folder as a new case"
+        )
+        self.intake_action.triggered.connect(lambda: self.open_intake_dialog())
+        if self.entry_refusal is not None:
+            self.intake_action.setEnabled(False)
+            self.intake_action.setToolTip(_sentence(self.entry_refusal.reason))
         self.refresh_action = self._action("&Refresh", "F5", "Reload the list and the open case")
         self.refresh_action.triggered.connect(self.refresh)
         self.find_action = self._action("&Find case", "Ctrl+F", "Search registry ids")
@@ -271,6 +309,20 @@ class MainWindow(QMainWindow):
             "&Keyboard shortcuts", "F1", "Keys and gestures of the viewports and the window"
         )
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.dashboard_action = self._action(
+            "&Dashboard", "Ctrl+Shift+B", "The review dashboard: cases by status, reader and site"
+        )
+        self.dashboard_action.triggered.connect(lambda: self.open_dashboard())
+        if self.dashboard_refusal is not None:
+            self.dashboard_action.setEnabled(False)
+            self.dashboard_action.setToolTip(_sentence(self.dashboard_refusal.reason))
+        self.queue_action = self._action(
+            "My &queue", "Ctrl+Shift+Q", "Your own open work: cases assigned to you, by due date"
+        )
+        self.queue_action.triggered.connect(self.show_queue)
+        self.queue_action.setEnabled(self.shows_queue)
+        if not self.shows_queue:
+            self.queue_action.setToolTip("Only readers and panel members have a queue")
         if self.entry_refusal is not None:
             why = _sentence(self.entry_refusal.reason)
             for action in (self.new_case_action, self.import_labs_action):
@@ -291,6 +343,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.new_case_action)
         file_menu.addAction(self.import_labs_action)
         file_menu.addAction(self.import_images_action)
+        file_menu.addAction(self.intake_action)
         file_menu.addSeparator()
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
@@ -305,6 +358,12 @@ class MainWindow(QMainWindow):
         case_menu.addSeparator()
         case_menu.addAction(self.add_lab_action)
         case_menu.addAction(self.find_action)
+        view_menu = menu_bar.addMenu("V&iew")
+        assert view_menu is not None
+        view_menu.setToolTipsVisible(True)
+        view_menu.addAction(self.queue_action)
+        view_menu.addAction(self.dashboard_action)
+        self.view_menu = view_menu
         review_menu = menu_bar.addMenu("Re&view")
         assert review_menu is not None
         for action in self.review.actions_for_menu:
@@ -329,6 +388,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.import_images_action)
         toolbar.addAction(self.review_action)
         toolbar.addAction(self.panel_action)
+        toolbar.addAction(self.dashboard_action)
         toolbar.addSeparator()
         toolbar.addAction(self.refresh_action)
         self.addToolBar(toolbar)
@@ -359,13 +419,18 @@ class MainWindow(QMainWindow):
         ``panel`` false leaves the panel page as it is (it has just reloaded itself).
         """
         try:
-            rows = cases.list_cases(self.registry, self.actor)
             codes = cases.sites(self.registry, self.actor)
+            rows = self.case_list.show_registry(self.registry, self.actor, codes)  # pages
+            queue = worklist.my_queue(self.registry, self.actor) if self.shows_queue else None
+            board = worklist.dashboard(self.registry, self.actor) if self.on_dashboard else None
         except RegistryError as exc:
             self.report_error("Cannot read the registry", user_message(exc))
             return False
-        self.case_list.set_data(rows, codes)
-        if not (rows and (self.reviewing or self.on_panel)):
+        self._has_cases = bool(rows)
+        self.queue_widget.set_queue(queue)
+        if board is not None:
+            self.dashboard_page.set_dashboard(board)
+        elif not (rows and (self.reviewing or self.on_panel)):
             self.central.setCurrentWidget(self.splitter if rows else self.empty_page)
         if self._open_id is not None:
             self.open_case(self._open_id, force=True, reveal=False)
@@ -523,6 +588,48 @@ class MainWindow(QMainWindow):
         self.toolbar.show()
         self.panel_action.setEnabled(self._open_id is not None)
         self.central.setCurrentWidget(self.panel_page if to_panel else self.splitter)
+
+    # --- worklists ------------------------------------------------------------------------
+
+    @property
+    def on_dashboard(self) -> bool:
+        """Whether the review dashboard is shown (instead of the list and case page)."""
+        return self.central.currentWidget() is self.dashboard_page
+
+    def open_dashboard(self) -> bool:
+        """Show the review dashboard, read now; False (and a message) when refused or the
+        registry failed."""
+        try:
+            board = worklist.dashboard(self.registry, self.actor)
+        except RegistryError as exc:
+            self.report_error("Cannot show the dashboard", user_message(exc))
+            return False
+        if self.reviewing:
+            self.back_to_case()
+        self.dashboard_page.set_dashboard(board)
+        self.central.setCurrentWidget(self.dashboard_page)
+        self._status(f"Review dashboard: {board.total} case(s), {board.overdue} overdue read(s)")
+        return True
+
+    def show_cases(self) -> None:
+        """Back to the case list and page (from the dashboard or the panel page)."""
+        if self.reviewing:
+            self.back_to_case()
+        self.central.setCurrentWidget(self.splitter if self._has_cases else self.empty_page)
+
+    def show_queue(self) -> None:
+        """Show the case list with "My queue" above it, and put the focus in the queue."""
+        self.show_cases()
+        if self.shows_queue:
+            self.queue_widget.table.setFocus()
+
+    def open_from_queue(self, registry_id: str) -> bool:
+        """Open a case of "My queue": back to the list and page, showing its page."""
+        self.show_cases()
+        opened = self.open_case(registry_id)
+        if opened:
+            self.case_page.show_tab("review")
+        return opened
 
     # --- the panel -----------------------------------------------------------------------
 
@@ -684,21 +791,43 @@ class MainWindow(QMainWindow):
             return None
         try:
             choices = cases.assign_choices(self.registry, self.actor, target)
+            due = worklist.worklist_rules()
         except RegistryError as exc:
             self.report_error("Cannot read the registry", user_message(exc))
             return None
         dialog = AssignDialog(
-            choices, lambda readers, panel: self.save_assignment(target, readers, panel), self
+            choices,
+            lambda readers, panel, due_days: self.save_assignment(
+                target, readers, panel, due_days=due_days
+            ),
+            self,
+            suggest=lambda: worklist.suggest_assignment(self.registry, self.actor, target),
+            due=due,
         )
         dialog.assigned.connect(self._assigned)
         self.last_assign_dialog = dialog
         dialog.open()
         return dialog
 
-    def save_assignment(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
-        """Assign ``readers`` and ``panel`` members to the case in one transaction (raises
-        what the registry raises; then neither is written)."""
-        cases.assign(self.registry, self.actor, registry_id, readers=readers, panel=panel)
+    def save_assignment(
+        self,
+        registry_id: str,
+        readers: list[str],
+        panel: list[str],
+        *,
+        due_days: int | None = None,
+    ) -> None:
+        """Assign ``readers`` and ``panel`` members to the case in one transaction, due in
+        ``due_days`` (default: ``review.toml``); raises what the registry raises (then
+        neither is written)."""
+        cases.assign(
+            self.registry,
+            self.actor,
+            registry_id,
+            readers=readers,
+            panel=panel,
+            due_days=due_days,
+        )
 
     def _assigned(self, registry_id: str, readers: list[str], panel: list[str]) -> None:
         self.refresh()
@@ -747,6 +876,28 @@ class MainWindow(QMainWindow):
         self.open_case(registry_id)
         self._status(f"Saved the changes to {registry_id} (now {edit.status.label})")
 
+    def open_clinical_dialog(self, registry_id: str) -> ClinicalDialog | None:
+        """Open the clinical record form of ``registry_id`` (read again first), non-blocking;
+        it saves against the case's version it was filled from."""
+        if not self.open_case(registry_id, force=True):
+            return None
+        detail = self.case_page.detail
+        if detail is None or detail.clinical is None:
+            return None
+        view = detail.clinical
+        dialog = ClinicalDialog(
+            view,
+            lambda record, outcome, reason: clinical.set_clinical_record(
+                self.registry, self.actor, registry_id, record,
+                reason=reason, version=view.version, outcome=outcome,
+            ),
+            self,
+        )  # fmt: skip
+        dialog.saved.connect(lambda rid, _version: self.open_case(rid, force=True))
+        self.last_clinical_dialog = dialog
+        dialog.open()
+        return dialog
+
     def open_mark_ready_dialog(self, registry_id: str | None = None) -> MarkReadyDialog | None:
         """Open the mark-ready form for ``registry_id`` (default: the open case), non-blocking;
         it lists what the case misses, read now, and saves through :meth:`mark_ready`."""
@@ -791,6 +942,22 @@ class MainWindow(QMainWindow):
         self.last_import_dialog = dialog
         dialog.open()
         return dialog
+
+    def open_intake_dialog(self) -> IntakeDialog:
+        """File → Intake site package…: validate and take in a site's folder (non-blocking);
+        the new case opens when it is in."""
+        dialog = IntakeDialog(
+            self.registry, self.actor, self.cache_root, sandbox=self.sandbox, parent=self
+        )
+        dialog.taken_in.connect(self._package_taken_in)
+        self.last_intake_dialog: IntakeDialog | None = dialog
+        dialog.open()
+        return dialog
+
+    def _package_taken_in(self, registry_id: str) -> None:
+        self.refresh()
+        self.open_case(registry_id)
+        self._status(f"Took in the site package as case {registry_id}")
 
     def _images_imported(self, registry_id: str) -> None:
         self.refresh()
