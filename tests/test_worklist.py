@@ -387,6 +387,18 @@ def test_the_dashboard_counts_a_known_registry(world: World) -> None:
     assert data["sites"][0]["by_status"]["final"] == 0
 
 
+def test_turnaround_counts_only_the_last_year_of_first_submissions(world: World) -> None:
+    from workbench import worklist as data
+
+    _known_registry(world)
+    later = utcnow() + data.TURNAROUND_WINDOW + dt.timedelta(days=1)
+    with world.registry.read() as session:
+        board = data.dashboard(session, world.coordinator, now=later)
+    ber1 = {r.username: r for r in board.readers}["ber1"]
+    assert ber1.submitted == 2  # the reads still count ...
+    assert ber1.median_turnaround_days is None  # ... but their turnaround is older than a year
+
+
 def test_readers_and_the_panel_may_not_see_the_dashboard(world: World) -> None:
     _known_registry(world)
     for name in ("ber1", "panel1"):

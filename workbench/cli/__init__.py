@@ -18,6 +18,7 @@ SimpleITK and Qt are imported inside the handlers that use them, so ``--help`` s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -100,3 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was saved of the interrupted step", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (``pml-workbench cases | head``): stop quietly,
+        # as other command-line tools do, without a second error when Python flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

@@ -311,7 +311,11 @@ class DashboardPage(QWidget):
         site_header = self.site_table.horizontalHeader()
         assert site_header is not None
         site_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        readers_title = QLabel("<b>Readers</b> — open reads are assigned and not submitted")
+        readers_title = QLabel(
+            "<b>Readers</b> — open reads are assigned and not submitted; median days from "
+            "assignment to first submission, over the last 12 months"
+        )
+        readers_title.setWordWrap(True)
         sites_title = QLabel("<b>Sites</b> — cases by status")
         grid = QGridLayout()
         grid.addWidget(readers_title, 0, 0)
