@@ -23,7 +23,7 @@ COMMANDS = (
     *("read", "decision", "labs"),
     *("user", "db-role", "import"),
     *("deid-check", "deidentify", "intake", "lesions", "import-mask", "export-seg", "criteria"),
-    *("reclassify", "bench", "series", "convert", "db", "audit", "config"),
+    *("reclassify", "bench", "series", "convert", "db", "audit", "config", "stats"),
 )
 """The top-level commands, in the order ``pml-workbench --help`` lists them."""
 
@@ -38,6 +38,7 @@ ACTIONS = {
     "db": ("upgrade",),
     "audit": ("verify", "anchor"),
     "config": ("show",),
+    "stats": ("kappa", "incidence", "survival"),
 }
 """The actions of the commands that have them, in the order their ``--help`` lists them."""
 

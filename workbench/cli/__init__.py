@@ -38,6 +38,7 @@ from workbench.cli import (
     roles,
     series,
     session,
+    stats,
     users,
     worklist,
 )
@@ -65,6 +66,7 @@ NOUNS = (
     bench,
     series,
     admin,
+    stats,
 )
 
 
