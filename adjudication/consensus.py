@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adjudication.text import describe_forbidden
-from adjudication.vocabulary import Certainty, Pathway
+from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway
 
 DEFAULT_MEANING = "approved as the registry's final decision"
 """What a panel member's signature means, unless the registry configures another text."""
@@ -61,6 +61,8 @@ class Proposal:
     pathway: Pathway | None
     rationale: str | None = None
     alternative_diagnosis: str | None = None
+    imaging: ImagingJudgement | None = None
+    """The panel's own imaging judgement (``None``: not recorded; the readers' then stand)."""
 
 
 def _label(value: Certainty | Pathway) -> str:
@@ -120,7 +122,9 @@ def check_proposal(
             f"case not PML, not {_label(proposal.certainty)}",
             field="alternative diagnosis",
         )
-    cleaned = Proposal(proposal.certainty, proposal.pathway, rationale, alternative)
+    cleaned = Proposal(
+        proposal.certainty, proposal.pathway, rationale, alternative, proposal.imaging
+    )
     why = rationale_needed(cleaned, engine_certainty, discordant=discordant)
     if why is not None and (rationale is None or len(rationale) < MIN_RATIONALE_LENGTH):
         raise ConsensusError(

@@ -31,8 +31,9 @@ from typing import Any, TypeAlias
 
 from adjudication.vocabulary import Certainty, Pathway, TriState
 
-RULESET_VERSION = "AAN2013/1"
-"""Version of :data:`RULES`; bump it whenever a row is added, removed or changed."""
+RULESET_VERSION = "AAN2013/2"
+"""Version of :data:`RULES` and of how they are applied; bump it whenever a row is added,
+removed or changed, or evaluation changes (2: incomplete inputs are completed and bounded)."""
 
 PAPER = (
     "Berger JR et al. PML diagnostic criteria: consensus statement from the AAN "
@@ -42,6 +43,16 @@ PAPER = (
 
 SENSITIVE_PCR_LOD_COPIES_PER_ML = 50.0
 """A "not detected" CSF JCV PCR from an assay whose LOD is above this is weak evidence."""
+
+SENSITIVE_PCR_LOD_IU_PER_ML = 50.0
+"""The same bound for an assay calibrated in IU/mL (WHO standard).
+
+No conversion between IU and copies is assumed (it differs by assay): an LOD in IU/mL is compared
+with this registry-chosen bound in its own unit, to be reviewed when the assays in use are known.
+"""
+
+LOW_POSITIVE_PCR_COPIES_PER_ML = 100.0
+"""A "detected" CSF JCV PCR below this load (copies/mL) is a low positive, flagged for review."""
 
 SMALL_LESION_VOLUME_ML = 5.0
 """Below this total lesion volume a negative CSF JCV PCR is weak evidence."""
@@ -102,6 +113,12 @@ INPUT_DOMAINS: Mapping[str, tuple[InputValue, ...]] = MappingProxyType(
     }
 )
 """Every categorical input of :class:`Inputs` with all its values: what rows may test."""
+
+COMPLETED_INPUTS: tuple[str, ...] = ("clinical_features", "imaging_findings")
+"""Inputs whose "not assessed" no row rules on: a result blocked by them is bounded by trying
+their known values (:attr:`Result.bound`). A PCR "not done" and absent histopathology are not
+completed: the table rules on them (not done counts as not positive; no tissue leaves the
+histopathologic pathway silent), and a biopsy is never a missing judgement."""
 
 UNKNOWN_VALUES: Mapping[str, InputValue] = MappingProxyType(
     {
@@ -252,12 +269,27 @@ class Inputs:
     """Days from symptom (or, if asymptomatic, MRI) onset to the lumbar puncture."""
     total_lesion_volume_ml: float | None = None
     """Total volume of the PML lesions on the MRI judged, in mL."""
+    pcr_lod_iu_per_ml: float | None = None
+    """Limit of detection of the assay, when it reports in IU/mL (never converted to copies)."""
+    pcr_below_loq: bool = False
+    """The positive CSF JCV PCR was "detected, below the limit of quantification"."""
+    pcr_copies_per_ml: float | None = None
+    """The viral load of the positive CSF JCV PCR, in copies/mL, when quantified."""
 
     def __post_init__(self) -> None:
         for name in INPUT_DOMAINS:
             object.__setattr__(self, name, coerce_input(name, getattr(self, name)))
         lod = _optional_number("pcr_lod_copies_per_ml", self.pcr_lod_copies_per_ml, positive=True)
         object.__setattr__(self, "pcr_lod_copies_per_ml", lod)
+        for name in ("pcr_lod_iu_per_ml", "pcr_copies_per_ml"):
+            number = _optional_number(
+                name, getattr(self, name), positive=name != "pcr_copies_per_ml"
+            )
+            object.__setattr__(self, name, number)
+        if not isinstance(self.pcr_below_loq, bool):
+            raise ValueError(f"pcr_below_loq: must be True or False, got {self.pcr_below_loq!r}")
+        if self.pcr_below_loq and self.csf_jcv_pcr is not PcrInput.DETECTED:
+            raise ValueError("pcr_below_loq: only a detected CSF JCV PCR can be below the LOQ")
         volume = _optional_number(
             "total_lesion_volume_ml", self.total_lesion_volume_ml, positive=False
         )
@@ -280,6 +312,8 @@ class Inputs:
         if name not in INPUT_DOMAINS:
             raise KeyError(name)
         changes: dict[str, Any] = {name: value}
+        if name == "csf_jcv_pcr" and value != PcrInput.DETECTED:
+            changes.update(pcr_below_loq=False, pcr_copies_per_ml=None)  # facts of a positive
         return dataclasses.replace(self, **changes)
 
 
@@ -568,6 +602,9 @@ class Result:
     """Evidence-quality flags: weak negative PCR, provisional categories."""
     ruleset: str
     """The :data:`RULESET_VERSION` that produced this result."""
+    bound: tuple[Certainty, Certainty] | None = None
+    """When not classifiable: the best and the worst category the missing judgements
+    (:data:`COMPLETED_INPUTS`) could give, e.g. ``(PROBABLE, NOT_PML)``; else ``None``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,7 +739,7 @@ def _would_change(inputs: Inputs, outcome: _Outcome, rules: Sequence[Rule]) -> t
         for value in domain:
             if value == current or value == UNKNOWN_VALUES.get(name):
                 continue
-            other = _classify(inputs.with_value(name, value), rules)
+            other, _, _ = _decide(inputs.with_value(name, value), rules)
             if other.certainty is outcome.certainty:
                 continue
             finding = _FINDINGS[(name, value)]
@@ -713,19 +750,28 @@ def _would_change(inputs: Inputs, outcome: _Outcome, rules: Sequence[Rule]) -> t
     return tuple(changes)
 
 
-def _warnings(inputs: Inputs, outcome: _Outcome) -> tuple[str, ...]:
+def _warnings(
+    inputs: Inputs, outcome: _Outcome, low_positive: float = LOW_POSITIVE_PCR_COPIES_PER_ML
+) -> tuple[str, ...]:
     warnings: list[str] = []
     if inputs.csf_jcv_pcr is PcrInput.NOT_DETECTED:
-        lod = inputs.pcr_lod_copies_per_ml
+        lod, unit, sensitive = (
+            inputs.pcr_lod_copies_per_ml,
+            "copies/mL",
+            SENSITIVE_PCR_LOD_COPIES_PER_ML,
+        )
+        if lod is None and inputs.pcr_lod_iu_per_ml is not None:
+            lod, unit, sensitive = inputs.pcr_lod_iu_per_ml, "IU/mL", SENSITIVE_PCR_LOD_IU_PER_ML
         if lod is None:
             warnings.append(
                 "the CSF JCV PCR was not detected but the assay's limit of detection is not "
-                "recorded, so the weight of this negative result cannot be judged"
+                "recorded (or not in the result's unit, copies/mL or IU/mL), so the weight of "
+                "this negative result cannot be judged"
             )
-        elif lod > SENSITIVE_PCR_LOD_COPIES_PER_ML:
+        elif lod > sensitive:
             warnings.append(
                 f"the 'not detected' CSF JCV PCR comes from an assay with a limit of detection of "
-                f"{lod:g} copies/mL (above {SENSITIVE_PCR_LOD_COPIES_PER_ML:g}): weak evidence "
+                f"{lod:g} {unit} (above {sensitive:g}): weak evidence "
                 "against PML; an ultrasensitive assay may still detect JCV"
             )
         volume = inputs.total_lesion_volume_ml
@@ -742,6 +788,36 @@ def _warnings(inputs: Inputs, outcome: _Outcome) -> tuple[str, ...]:
                 f"{days} day(s) after onset (≤ {EARLY_PCR_DAYS_AFTER_ONSET}), so this negative "
                 "CSF JCV PCR is weak evidence"
             )
+    if inputs.csf_jcv_pcr is PcrInput.DETECTED:
+        load = inputs.pcr_copies_per_ml
+        if inputs.pcr_below_loq:
+            warnings.append(
+                "low positive: the CSF JCV PCR detected JCV below the limit of quantification; "
+                "it counts as detected, but confirm it (repeat or reference laboratory)"
+            )
+        elif load is not None and load < low_positive:
+            warnings.append(
+                f"low positive: the CSF JCV PCR found {load:g} copies/mL (below "
+                f"{low_positive:g}); it counts as detected, but confirm it (repeat or "
+                "reference laboratory)"
+            )
+    negative_biopsy = (
+        inputs.histopathology_triad is TriadInput.ABSENT
+        and inputs.tissue_jcv is TissueJcvInput.NOT_DETECTED
+    )
+    clinical_positive = [
+        rule
+        for rule in outcome.fired
+        if rule.pathway is Pathway.CLINICAL
+        and rule.certainty in (Certainty.DEFINITE, Certainty.PROBABLE)
+    ]
+    if negative_biopsy and clinical_positive:
+        warnings.append(
+            "a negative biopsy (no histopathologic triad, tissue JCV not detected) stands beside "
+            f"a {_certainty_text(clinical_positive[0].certainty)} clinical result "
+            f"({_ids(clinical_positive)}): sampling error, or another disease? The panel should "
+            "reconcile the two and write why"
+        )
     asymptomatic_mri = (
         inputs.clinical_features is TriState.ABSENT and inputs.imaging_findings is TriState.PRESENT
     )
@@ -767,24 +843,105 @@ def _warnings(inputs: Inputs, outcome: _Outcome) -> tuple[str, ...]:
     return tuple(warnings)
 
 
+def _completions(inputs: Inputs, rules: Sequence[Rule]) -> list[tuple[Inputs, _Outcome]]:
+    """Every way of filling in the missing judgements (:data:`COMPLETED_INPUTS`), classified."""
+    options: list[Inputs] = [inputs]
+    for name in COMPLETED_INPUTS:
+        if inputs.value(name) != UNKNOWN_VALUES[name]:
+            continue
+        known = [v for v in INPUT_DOMAINS[name] if v != UNKNOWN_VALUES[name]]
+        options = [option.with_value(name, value) for option in options for value in known]
+    if len(options) == 1:
+        return []
+    return [(option, _classify(option, rules)) for option in options]
+
+
+def _bounded(
+    inputs: Inputs, completions: list[tuple[Inputs, _Outcome]]
+) -> tuple[_Outcome | None, tuple[Certainty, Certainty] | None, str]:
+    """From the completions of a not-classifiable case: the agreed outcome (if every completion
+    gives the same category), else the best/worst bound; and a sentence saying which."""
+    if not completions:
+        return None, None, ""
+    missing = [n for n in COMPLETED_INPUTS if inputs.value(n) == UNKNOWN_VALUES[n]]
+    what = " and ".join(f"{_LABELS[n]} not assessed" for n in missing)
+    each = "; ".join(
+        f"{_describe(option, missing)} gives {_certainty_text(outcome.certainty)}"
+        + (f" ({_ids(outcome.winners)})" if outcome.fired else "")
+        for option, outcome in completions
+    )
+    certainties = {outcome.certainty for _, outcome in completions}
+    if len(certainties) == 1 and Certainty.NOT_CLASSIFIABLE not in certainties:
+        (certainty,) = certainties
+        fired = tuple(dict.fromkeys(r for _, o in completions for r in o.fired))
+        winners = tuple(dict.fromkeys(r for _, o in completions for r in o.winners))
+        agreed = _Outcome(certainty, winners[0].pathway, fired, winners)
+        text = (
+            f"{_sentence(_certainty_text(certainty))} whatever the missing judgement "
+            f"({what}): {each}."
+        )
+        return agreed, None, text
+    classified = [o.certainty for _, o in completions if o.fired]
+    if not classified:
+        return None, None, f"No judgement of the missing input ({what}) makes it classifiable."
+    best = max(classified, key=_RANK.__getitem__)
+    worst = min(classified, key=_RANK.__getitem__)
+    text = (
+        f"At best {_certainty_text(best)}, at worst {_certainty_text(worst)}, depending on the "
+        f"missing judgement ({what}): {each}."
+    )
+    return None, (best, worst), text
+
+
+def _decide(
+    inputs: Inputs, rules: Sequence[Rule]
+) -> tuple[_Outcome, tuple[Certainty, Certainty] | None, str]:
+    """The outcome of ``inputs``: the rows' own, else the one every completion agrees on; with
+    the bound and the sentence of :func:`_bounded` (empty when the rows decided)."""
+    outcome = _classify(inputs, rules)
+    if outcome.fired:
+        return outcome, None, ""
+    agreed, bound, text = _bounded(inputs, _completions(inputs, rules))
+    return (agreed or outcome), bound, text
+
+
 def evaluate(
-    inputs: Inputs, *, rules: Sequence[Rule] = RULES, ruleset: str = RULESET_VERSION
+    inputs: Inputs,
+    *,
+    rules: Sequence[Rule] = RULES,
+    ruleset: str = RULESET_VERSION,
+    low_positive_copies_per_ml: float = LOW_POSITIVE_PCR_COPIES_PER_ML,
 ) -> Result:
     """Classify ``inputs`` by the rule table: certainty, pathway, fired rows and explanation.
 
     Every row whose conditions all match fires; the strongest certainty wins and, if two rows
-    tie, the one listed first in the table gives the pathway. When no row fires the result is
-    :attr:`Certainty.NOT_CLASSIFIABLE` with the reason in the explanation. ``rules`` and
-    ``ruleset`` exist for testing the engine on other tables.
+    tie, the one listed first in the table gives the pathway. When no row fires, the missing
+    judgements (:data:`COMPLETED_INPUTS` not assessed) are filled in every way: if every way
+    gives the same category, that category is the result (its rows are the completions' rows
+    and the explanation says so); otherwise the result is :attr:`Certainty.NOT_CLASSIFIABLE`
+    with the reason and :attr:`Result.bound`, the best and worst category reachable.
+    ``rules`` and ``ruleset`` exist for testing the engine on other tables;
+    ``low_positive_copies_per_ml`` is the viral load below which a positive is flagged.
     """
-    outcome = _classify(inputs, rules)
+    outcome, bound, text = _decide(inputs, rules)
+    unverified = tuple(rule.id for rule in outcome.fired if not rule.verified)
+    if text and outcome.fired:
+        explanation = text
+        if unverified:
+            explanation += (
+                " Rows not yet checked against the paper decide some of these "
+                f"({', '.join(unverified)}): treat the category as provisional."
+            )
+    else:
+        explanation = _explain(inputs, outcome, rules) + (f" {text}" if text else "")
     return Result(
         certainty=outcome.certainty,
         pathway=outcome.pathway,
         rows=tuple(rule.id for rule in outcome.fired),
-        explanation=_explain(inputs, outcome, rules),
+        explanation=explanation,
         would_change=_would_change(inputs, outcome, rules),
-        unverified=tuple(rule.id for rule in outcome.fired if not rule.verified),
-        warnings=_warnings(inputs, outcome),
+        unverified=unverified,
+        warnings=_warnings(inputs, outcome, low_positive_copies_per_ml),
         ruleset=ruleset,
+        bound=bound,
     )

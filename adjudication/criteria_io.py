@@ -7,15 +7,23 @@ The file holds a JSON list of objects, one per case::
         "id": "PML-0042",
         "clinical_features": "present",          # present / absent / not_assessed
         "imaging_findings": "present",           # present / absent / not_assessed
-        "csf_jcv_pcr": "not_detected",           # detected / not_detected / not_done
+        "csf_jcv_pcr": "not_detected",           # detected / detected_below_loq /
+                                                 # not_detected / not_done
         "histopathology_triad": "not_done",      # present / incomplete / absent / not_done
         "tissue_jcv": "not_done",                # detected / not_detected / not_done
         "alternative_diagnosis": false,
         "pcr_lod_copies_per_ml": 200,            # optional, number or null
         "pcr_days_after_onset": 5,               # optional, whole number or null
-        "total_lesion_volume_ml": 3.2            # optional, number or null
+        "total_lesion_volume_ml": 3.2,           # optional, number or null
+        "pcr_lod_iu_per_ml": null,               # optional: the LOD of an IU/mL assay
+        "pcr_copies_per_ml": null                # optional: load of a positive PCR
       }
     ]
+
+``"detected_below_loq"`` counts as detected and is flagged as a low positive in the warnings,
+as is a positive whose ``pcr_copies_per_ml`` is below
+:data:`~adjudication.criteria.LOW_POSITIVE_PCR_COPIES_PER_ML`. A not-classifiable result carries
+``"bound": ["probable", "not_pml"]`` (best, worst) when the missing judgements decide it.
 
 Every problem is reported, not just the first, each naming the object (by index and id), the
 field and what is wrong; nothing is evaluated from a file that has one.
@@ -29,7 +37,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from adjudication.criteria import INPUT_DOMAINS, Inputs, Result, evaluate
+from adjudication.criteria import INPUT_DOMAINS, Inputs, PcrInput, Result, evaluate
+
+DETECTED_BELOW_LOQ = "detected_below_loq"
+"""The ``csf_jcv_pcr`` value for a positive below the limit of quantification."""
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", *INPUT_DOMAINS)
 """Fields every case object must have."""
@@ -38,6 +49,8 @@ OPTIONAL_FIELDS: tuple[str, ...] = (
     "pcr_lod_copies_per_ml",
     "pcr_days_after_onset",
     "total_lesion_volume_ml",
+    "pcr_lod_iu_per_ml",
+    "pcr_copies_per_ml",
 )
 """Evidence-quality fields a case object may have (``null`` is the same as leaving them out)."""
 
@@ -137,6 +150,11 @@ def _parse_case(
                 )
             continue
         allowed = ", ".join(str(v) for v in domain)
+        if name == "csf_jcv_pcr":
+            allowed = allowed.replace("detected,", f"detected, {DETECTED_BELOW_LOQ},", 1)
+            if value == DETECTED_BELOW_LOQ:
+                values[name], values["pcr_below_loq"] = PcrInput.DETECTED, True
+                continue
         if not isinstance(value, str):
             problems.append(
                 f"field {name!r} must be a string, one of {allowed}; "
@@ -210,6 +228,7 @@ def result_json(case_id: str, result: Result) -> dict[str, Any]:
         "unverified": list(result.unverified),
         "warnings": list(result.warnings),
         "ruleset": result.ruleset,
+        "bound": [c.value for c in result.bound] if result.bound is not None else None,
     }
 
 

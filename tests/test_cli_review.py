@@ -195,7 +195,7 @@ def test_readers_submit_discordant_reads_and_the_panel_signs_a_decision(cli: Cli
     assert "discordant" in err
     assert cli.ok("decision", "list", CASE).strip() == f"{CASE}: no panel decision yet"
     rationale = "Reads disagree (yes against equivocal) and no CSF PCR yet."
-    out = cli.ok(*propose, "--rationale", rationale, user="neuro1")
+    out = cli.ok(*propose, "--rationale", rationale, "--imaging", "equivocal", user="neuro1")
     match = re.match(rf"proposed decision #(\d+) for {CASE}: not_classifiable; ", out)
     assert match, out
     decision = match.group(1)
@@ -242,6 +242,7 @@ def test_readers_submit_discordant_reads_and_the_panel_signs_a_decision(cli: Cli
         rationale,
     )
     assert final["engine_certainty"] == "not_classifiable"
+    assert final["panel_imaging"] == "equivocal"  # the panel's own imaging judgement
     assert final["engine_version"]
     assert len(final["manifest"]) == 2
     assert final["manifest"][0].startswith("Dr Neuro1 — ")

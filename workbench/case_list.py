@@ -33,7 +33,7 @@ from workbench.actor import Actor
 from workbench.cases import CaseFilter, CaseSummary
 from workbench.domain import CaseStatus, Condition
 from workbench.errors import ValidationError
-from workbench.policy import status_mask
+from workbench.policy import Action, can, status_mask
 from workbench.registry.models import Case, CaseAssignment, CaseListRow, Read, Site, User
 
 MAX_PAGE = 1000
@@ -111,6 +111,7 @@ class _Mask:
         self.masked: dict[int, CaseStatus] = {}
         self.shown_as = CaseStatus.IN_READING
         self._subquery: Any = None
+        self.flags_shown = actor is None or can(actor, Action.RECLASSIFY) is None
         if actor is None:
             return
         rule = status_mask(actor)
@@ -230,6 +231,7 @@ def _columns(mask: _Mask) -> list[Any]:
         CaseListRow.series,
         CaseListRow.labs,
         Case.version,
+        CaseListRow.criteria_flag,
     ]
 
 
@@ -271,7 +273,7 @@ def _by_value_select(
         else (merged.c.rank.asc(), merged.c.registry_id.asc())
     )
     names = ("id", "registry_id", "code", "condition", "status", "timepoints", "series", "labs",
-             "version")  # fmt: skip
+             "version", "criteria_flag")  # fmt: skip
     return (
         sa.select(*(merged.c[name] for name in names)).order_by(*order).offset(offset).limit(limit)
     )
@@ -281,8 +283,13 @@ _MAX_SITES_BY_VALUE = 200
 """Up to this many sites, a sort by site walks one index range per site."""
 
 
-def _summary(row: sa.Row[Any]) -> CaseSummary:
-    case_id, registry_id, site, condition, status, timepoints, series, labs, version = tuple(row)
+def _summary(row: sa.Row[Any], mask: _Mask) -> CaseSummary:
+    case_id, registry_id, site, condition, status, timepoints, series, labs, version, flag = tuple(
+        row
+    )
+    # The flag tells a final decision: only for those who may re-classify, never on a case
+    # whose status is masked for the actor.
+    shown = flag if mask.flags_shown and case_id not in mask.masked else None
     return CaseSummary(
         case_id,
         registry_id,
@@ -293,6 +300,7 @@ def _summary(row: sa.Row[Any]) -> CaseSummary:
         int(series),
         int(labs),
         version,
+        shown,
     )
 
 
@@ -321,7 +329,7 @@ def _page_rows(
         select = _rows_select(query, mask, reverse=reverse).offset(offset)
         if limit is not None:
             select = select.limit(limit)
-    return [_summary(row) for row in session.execute(select)]
+    return [_summary(row, mask) for row in session.execute(select)]
 
 
 def list_page(

@@ -184,6 +184,9 @@ class CaseSummary:
     series: int
     lab_results: int
     version: int
+    criteria_flag: str | None = None
+    """Set when ``reclassify`` found that the criteria no longer give the final decision
+    (what they give now); shown only to those who may re-classify."""
 
     def as_json(self) -> dict[str, Any]:
         """The row as the command line's ``--json`` prints it."""

@@ -36,7 +36,7 @@ from adjudication.consensus import (
 )
 from adjudication.criteria import Result, evaluate
 from adjudication.criteria_io import result_json
-from adjudication.vocabulary import Certainty, Pathway, Role
+from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway, Role
 from workbench.actor import Actor
 from workbench.auth import check_backoff, source_of
 from workbench.case_criteria import case_inputs
@@ -126,6 +126,8 @@ class DecisionRecord:
     created_at: dt.datetime
     signatures: tuple[SignatureRecord, ...]
     signatures_required: int
+    panel_imaging: ImagingJudgement | None = None
+    """The panel's own imaging judgement, when it recorded one."""
 
     @property
     def differs_from_engine(self) -> bool:
@@ -249,6 +251,7 @@ def _view(
         pathway=decision.pathway,
         rationale=decision.rationale,
         alternative_diagnosis=decision.alternative_diagnosis,
+        panel_imaging=decision.panel_imaging,
         change_reason=decision.change_reason,
         supersedes_id=decision.supersedes_id,
         engine_version=decision.engine_version,
@@ -265,7 +268,11 @@ def _view(
 
 
 def _snapshot(decision: Decision) -> dict[str, Any]:
+    # The panel's imaging judgement is named only when recorded, so events of decisions
+    # without one read as before (the row hash does not cover it: the event attests it).
+    imaging = {"panel_imaging": decision.panel_imaging.value} if decision.panel_imaging else {}
     return {
+        **imaging,
         "certainty": decision.certainty.value,
         "pathway": decision.pathway.value if decision.pathway else None,
         "rationale": decision.rationale,
@@ -389,6 +396,7 @@ def propose_decision(
         },
         rationale=cleaned.rationale,
         alternative_diagnosis=cleaned.alternative_diagnosis,
+        panel_imaging=cleaned.imaging,
         is_final=False,
         supersedes_id=supersedes.id if supersedes else None,
         change_reason=reason,

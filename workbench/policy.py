@@ -191,6 +191,12 @@ def _coordinators(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
     return _needs(actor, action, Role.COORDINATOR, Role.ADMIN)
 
 
+def _reclassify(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
+    # The panel re-checks its own decisions against the criteria; cases a member may not see
+    # are left out case by case (SEE_PANEL_WORK).
+    return _needs(actor, action, Role.PANEL, Role.COORDINATOR, Role.ADMIN)
+
+
 def _sequence_class(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
     return _needs(actor, action, Role.COORDINATOR, Role.ADMIN, Role.READER)
 
@@ -346,7 +352,7 @@ _RULES = {
     Action.IMPORT_IMAGES: _coordinators,
     Action.CORRECT_SEQUENCE_CLASS: _sequence_class,
     Action.ASSIGN: _assign,
-    Action.RECLASSIFY: _coordinators,
+    Action.RECLASSIFY: _reclassify,
     Action.EXPORT_LESIONS: _export_lesions,
     Action.ADD_USER: _coordinators,
     Action.EDIT_USER: _coordinators,

@@ -81,7 +81,7 @@ ALL_CASES = list(all_cases())
 
 
 def test_table_is_versioned_and_every_row_cites_the_paper() -> None:
-    assert RULESET_VERSION == "AAN2013/1"
+    assert RULESET_VERSION == "AAN2013/2"
     assert len(RULES_BY_ID) == len(RULES)
     for rule in RULES:
         assert rule.id.startswith("AAN2013-")
@@ -431,6 +431,10 @@ def test_sweep_every_combination_is_covered_by_a_row_or_not_classifiable_with_a_
         result = evaluate(inputs)
         outcomes[result.certainty] = outcomes.get(result.certainty, 0) + 1
         matching = tuple(rule.id for rule in RULES if rule.matches(inputs))
+        if not matching and result.certainty is not Certainty.NOT_CLASSIFIABLE:
+            # Every way of making the missing judgements gives this category (see below).
+            assert "whatever the missing judgement" in result.explanation, inputs
+            matching = result.rows
         assert result.rows == matching, inputs
         assert result.ruleset == RULESET_VERSION
         assert result.explanation
@@ -593,3 +597,64 @@ def test_bad_rows_are_refused(changes: dict[str, Any], message: str) -> None:
     fields.update(changes)
     with pytest.raises(ValueError, match=message):
         Rule(**fields)
+
+
+# --- issue #13: bounds, units, low positives, negative biopsy ---------------------------------
+
+
+def test_inputs_whose_completions_agree_give_that_category_not_not_classifiable() -> None:
+    """Clinical features not assessed, imaging absent, PCR negative: not PML either way."""
+    result = evaluate(case(imaging_findings=A, csf_jcv_pcr=NEG))
+    assert result.certainty is Certainty.NOT_PML
+    assert result.bound is None
+    assert result.rows == ("AAN2013-C4", "AAN2013-C7")
+    assert result.explanation.startswith(
+        "Not PML whatever the missing judgement (clinical features not assessed)"
+    )
+    assert "provisional" in result.explanation  # C7 is not yet checked against the paper
+
+
+def test_inputs_whose_completions_disagree_are_not_classifiable_with_a_bound() -> None:
+    result = evaluate(case(clinical_features=N, imaging_findings=P, csf_jcv_pcr=DET))
+    assert result.certainty is Certainty.NOT_CLASSIFIABLE
+    assert result.bound == (Certainty.DEFINITE, Certainty.PROBABLE)
+    assert "At best definite PML, at worst probable PML" in result.explanation
+    assert evaluate(case()).bound == (Certainty.POSSIBLE, Certainty.NOT_PML)
+    # A case the rows decide has no bound.
+    assert evaluate(case(clinical_features=P, imaging_findings=P, csf_jcv_pcr=DET)).bound is None
+
+
+def test_a_negative_pcr_with_an_lod_in_iu_is_judged_not_called_unrecorded() -> None:
+    weak = negative_pcr(pcr_lod_iu_per_ml=500)
+    assert any("limit of detection of 500 IU/mL" in w for w in weak.warnings)
+    assert not any("not recorded" in w for w in weak.warnings)
+    sensitive = negative_pcr(pcr_lod_iu_per_ml=20)
+    assert not any("limit of detection" in w for w in sensitive.warnings)
+    missing = negative_pcr()
+    assert any("not recorded" in w for w in missing.warnings)
+
+
+def test_low_positive_pcrs_are_flagged_and_still_count_as_detected() -> None:
+    base = {"clinical_features": P, "imaging_findings": P, "csf_jcv_pcr": DET}
+    below_loq = evaluate(case(**base, pcr_below_loq=True))
+    assert below_loq.certainty is Certainty.DEFINITE
+    assert any("low positive" in w and "limit of quantification" in w for w in below_loq.warnings)
+    low = evaluate(case(**base, pcr_copies_per_ml=40))
+    assert any("low positive" in w and "40 copies/mL" in w for w in low.warnings)
+    high = evaluate(case(**base, pcr_copies_per_ml=40_000))
+    assert not any("low positive" in w for w in high.warnings)
+    stricter = evaluate(case(**base, pcr_copies_per_ml=400), low_positive_copies_per_ml=1000)
+    assert any("low positive" in w for w in stricter.warnings)
+    with pytest.raises(ValueError, match="pcr_below_loq"):
+        case(csf_jcv_pcr=NEG, pcr_below_loq=True)
+
+
+def test_a_negative_biopsy_beside_a_clinical_definite_is_warned_about() -> None:
+    biopsy = {"histopathology_triad": TriadInput.ABSENT, "tissue_jcv": TissueJcvInput.NOT_DETECTED}
+    result = evaluate(case(clinical_features=P, imaging_findings=P, csf_jcv_pcr=DET, **biopsy))
+    assert result.certainty is Certainty.DEFINITE
+    assert any("negative biopsy" in w and "AAN2013-C1" in w for w in result.warnings)
+    possible = evaluate(case(clinical_features=P, imaging_findings=P, csf_jcv_pcr=NEG, **biopsy))
+    assert not any("negative biopsy" in w for w in possible.warnings)
+    no_biopsy = evaluate(case(clinical_features=P, imaging_findings=P, csf_jcv_pcr=DET))
+    assert not any("negative biopsy" in w for w in no_biopsy.warnings)

@@ -127,7 +127,7 @@ def test_unknown_value_lists_the_allowed_ones() -> None:
     message = problem([obj("A", csf_jcv_pcr="positive")])
     assert (
         "object at index 0 (id 'A'): field 'csf_jcv_pcr': unknown value 'positive'; "
-        "allowed: detected, not_detected, not_done"
+        "allowed: detected, detected_below_loq, not_detected, not_done"
     ) in message
     triad = problem([obj("A", histopathology_triad="partial")])
     assert "allowed: present, incomplete, absent, not_done" in triad
@@ -173,6 +173,7 @@ def test_result_json_has_the_documented_shape() -> None:
         "unverified",
         "warnings",
         "ruleset",
+        "bound",
     ]
     assert data["id"] == "PML-7"
     assert data["certainty"] == "possible"
@@ -245,3 +246,26 @@ def test_criteria_main_unreadable_file_exits_2(tmp_path: Path, make: str) -> Non
     code, out, err = run(path)
     assert (code, out) == (2, "")
     assert f"cannot read {path}" in err
+
+
+def test_detected_below_loq_is_expressible_counts_as_detected_and_is_flagged() -> None:
+    ((_, inputs),) = load_cases(json.dumps([obj(csf_jcv_pcr="detected_below_loq")]))
+    assert inputs.csf_jcv_pcr is PcrInput.DETECTED
+    assert inputs.pcr_below_loq
+    data = result_json("A", evaluate(inputs))
+    assert data["certainty"] == "definite"
+    assert any("low positive" in w for w in data["warnings"])
+
+
+def test_iu_lod_and_copies_are_read_and_bad_ones_refused() -> None:
+    text = json.dumps([obj(csf_jcv_pcr="not_detected", pcr_lod_iu_per_ml=25)])
+    ((_, inputs),) = load_cases(text)
+    assert inputs.pcr_lod_iu_per_ml == 25.0
+    with pytest.raises(CriteriaInputError, match="pcr_copies_per_ml"):
+        load_cases(json.dumps([obj(pcr_copies_per_ml="many")]))
+
+
+def test_a_bound_is_serialised() -> None:
+    text = json.dumps([obj(clinical_features="not_assessed", csf_jcv_pcr="detected")])
+    ((case_id, inputs),) = load_cases(text)
+    assert result_json(case_id, evaluate(inputs))["bound"] == ["definite", "probable"]

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from adjudication.vocabulary import Certainty, Pathway
+from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway
 from workbench.cli._common import (
     EXIT_OK,
     acting_user,
@@ -45,6 +45,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--alternative", metavar="TEXT", help="a diagnosis that better explains the findings"
     )
     propose.add_argument(
+        "--imaging",
+        choices=[j.value for j in ImagingJudgement],
+        help="the panel's own imaging judgement (reclassify then uses it instead of the reads')",
+    )
+    propose.add_argument(
         "--change-reason", metavar="TEXT", help="why a final decision is changed (required then)"
     )
     propose.add_argument(
@@ -76,6 +81,7 @@ def _decision_json(view: DecisionRecord) -> dict[str, object]:
         "pathway": view.pathway.value if view.pathway else None,
         "rationale": view.rationale,
         "alternative_diagnosis": view.alternative_diagnosis,
+        "panel_imaging": view.panel_imaging.value if view.panel_imaging else None,
         "change_reason": view.change_reason,
         "supersedes": view.supersedes_id,
         "engine_version": view.engine_version,
@@ -108,6 +114,7 @@ def _cmd_decision_propose(args: argparse.Namespace) -> int:
         pathway=Pathway(args.pathway) if args.pathway else None,
         rationale=args.rationale,
         alternative_diagnosis=args.alternative,
+        imaging=ImagingJudgement(args.imaging) if args.imaging else None,
     )
     registry = open_registry(args)
     try:

@@ -506,6 +506,9 @@ class CaseListRow(Base):
     """Series of all its studies."""
     labs: Mapped[int] = mapped_column(default=0, server_default="0")
     """Lab results of the case."""
+    criteria_flag: Mapped[str | None] = mapped_column(String(200))
+    """Set by ``reclassify`` when the criteria no longer give the final decision (what they
+    give now); null when they agree or the case has no final decision."""
 
 
 class CaseAssignment(Base):
@@ -602,6 +605,10 @@ class Decision(Versioned, Base):
     engine_result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rationale: Mapped[str | None] = mapped_column(Text)
     alternative_diagnosis: Mapped[str | None] = mapped_column(Text)
+    panel_imaging: Mapped[ImagingJudgement | None] = mapped_column(
+        _enum(ImagingJudgement, "panel_imaging")
+    )
+    """The panel's own imaging judgement, used by ``reclassify`` instead of the readers'."""
     is_final: Mapped[bool] = mapped_column(default=False)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("adjudications.id"))
     change_reason: Mapped[str | None] = mapped_column(Text)

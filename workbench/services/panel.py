@@ -351,8 +351,9 @@ def engine_result(
 
 def reclassify(registry: Registry, actor: Actor) -> list[Reclassification]:
     """The engine over every case of the registry, beside its decision in force, by registry
-    id (coordinators and administrators)."""
-    with registry.read() as session:
+    id (panel members, coordinators and administrators); flags in the case list the cases whose
+    final decision the criteria no longer give, and records one audit event."""
+    with registry.write() as session:
         return case_criteria.reclassify(session, actor)
 
 

@@ -86,7 +86,7 @@ class Column:
 CONDITION_COLUMN = Column("Condition", lambda r: r.condition.label, SortKey.CONDITION, width=130)
 COLUMNS: tuple[Column, ...] = (
     Column("Registry id", lambda r: r.registry_id, SortKey.REGISTRY_ID, width=126),
-    Column("Status", lambda r: r.status.label, SortKey.STATUS, width=122),
+    Column("Status", lambda r: status_text(r), SortKey.STATUS, width=122),
     Column("Site", lambda r: r.site, SortKey.SITE, width=62),
     CONDITION_COLUMN,
     Column("Timepoints", lambda r: str(r.timepoints), SortKey.TIMEPOINTS, True, 84),
@@ -95,6 +95,24 @@ COLUMNS: tuple[Column, ...] = (
 )
 """The columns, in order: status next to the id, because the queue is worked by status.
 Status sorts in the order of the review flow, not alphabetically."""
+
+
+CRITERIA_MARK = " ⚠"
+"""Appended to the status of a case whose final decision the criteria no longer give."""
+
+
+def status_text(row: CaseSummary) -> str:
+    """The status cell: the status, marked when ``reclassify`` flagged the case."""
+    return row.status.label + (CRITERIA_MARK if row.criteria_flag else "")
+
+
+def status_tooltip(row: CaseSummary) -> str | None:
+    """The status cell's tooltip: what ``reclassify`` found, when it flagged the case."""
+    if not row.criteria_flag:
+        return None
+    return (
+        f"Re-classification: {row.criteria_flag}. Run reclassify again after the panel reviews it."
+    )
 
 
 def matches(row: CaseSummary, where: CaseFilter) -> bool:
@@ -385,6 +403,8 @@ class CaseTableModel(QAbstractTableModel):
             return row.registry_id
         if role == Qt.ItemDataRole.ForegroundRole and column.title == "Status":
             return QBrush(status_colour(row.status))
+        if role == Qt.ItemDataRole.ToolTipRole and column.title == "Status":
+            return status_tooltip(row)
         if role == Qt.ItemDataRole.ToolTipRole and column.title == "Condition":
             return row.condition.label
         return None
