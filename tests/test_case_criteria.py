@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from adjudication.criteria import evaluate
 from adjudication.vocabulary import Certainty, ImagingJudgement, Role, TriState
 from tests.actors import AUDITOR
+from tests.signin import TEST_PASSWORD, login
 from workbench.case_criteria import case_inputs, reclassify
 from workbench.case_list import CaseListQuery, list_page
 from workbench.cases import NewCase, NewFeature, create_case, get_case
@@ -280,6 +283,35 @@ def test_reclassify_flags_audits_and_clears(registry: Registry, coordinator: Act
             )
         ]
     assert found == [["PML-0001"], []]
+
+
+def test_cases_command_marks_a_flagged_case(
+    registry: Registry, coordinator: Actor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cases` shows what reclassify found, in its table and its JSON."""
+    _case(registry, coordinator, pcr=LabQualitative.DETECTED)
+    _submitted_read(registry, coordinator, ImagingJudgement.YES)
+    _final_decision(registry, Certainty.PROBABLE)
+    with registry.write() as session:
+        add_user(
+            session, "coord2", "Second Coordinator", {Role.COORDINATOR},
+            by=coordinator, password=TEST_PASSWORD,
+        )  # fmt: skip
+    login(registry.url, "coord2")
+    from workbench.cli import main
+
+    assert main(["--db", registry.url, "cases"]) == 0
+    assert "!" not in capsys.readouterr().out
+    with registry.write() as session:
+        reclassify(session, coordinator)
+    assert main(["--db", registry.url, "cases"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("PML-0001 ")]
+    assert line.rstrip().endswith(" !")
+    assert "PML-0001: the criteria now give definite, not the final decision (probable)" in out
+    assert main(["--db", registry.url, "cases", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["criteria_flag"].startswith("the criteria now give definite")
 
 
 def test_the_panels_imaging_judgement_replaces_the_readers(

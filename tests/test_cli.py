@@ -54,6 +54,7 @@ def test_case_add_then_list(capsys: pytest.CaptureFixture[str], registry_url: st
             "series": 0,
             "lab_results": 0,
             "status": "incomplete",
+            "criteria_flag": None,
         }
     ]
     code, out, _ = run(capsys, "--db", registry_url, "case", "show", "PML-0042", "--json")

@@ -198,6 +198,7 @@ class CaseSummary:
             "series": self.series,
             "lab_results": self.lab_results,
             "status": self.status.value,
+            "criteria_flag": self.criteria_flag,
         }
 
 

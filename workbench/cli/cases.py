@@ -328,13 +328,18 @@ def _cmd_cases(args: argparse.Namespace) -> int:
             str(r.timepoints),
             str(r.series),
             str(r.lab_results),
-            r.status.label,
+            r.status.label + (" !" if r.criteria_flag else ""),
         )
         for r in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    flagged = [r for r in rows if r.criteria_flag]
+    if flagged:
+        print(f"\n! the criteria no longer give the final decision of {len(flagged)} case(s):")
+        for r in flagged:
+            print(f"  {r.registry_id}: {r.criteria_flag}")
     return EXIT_OK
 
 
