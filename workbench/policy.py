@@ -72,6 +72,11 @@ class Action(StrEnum):
     DECIDE = "propose or sign the panel's decision on this case"
     # the review queue
     SEE_DASHBOARD = "see the review dashboard (work by status, reader and site)"
+    # what the registry is for
+    SEE_AGREEMENT = "see reader agreement (kappa, Dice, disagreement by reader)"
+    SEE_ANALYTICS = "see the registry's analytics (counts, incidence, survival)"
+    IMPORT_DENOMINATORS = "import incidence denominators"
+    EXPORT_RESEARCH = "export the research extract"
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +346,13 @@ def _decide(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
     return None
 
 
+def _analysts(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
+    """Registry-wide statistics: coordinators, administrators and the panel, never a reader
+    alone (the figures are built from other readers' reads). What goes into them is
+    blinded where it is read: only cases whose every assigned read is in."""
+    return _needs(actor, action, Role.COORDINATOR, Role.ADMIN, Role.PANEL)
+
+
 def _export_lesions(actor: Actor, action: Action, facts: Facts) -> Refusal | None:
     return _needs(actor, action, Role.COORDINATOR, Role.ADMIN)
 
@@ -367,5 +379,9 @@ _RULES = {
     Action.SEE_PANEL_WORK: _see_panel_work,
     Action.DECIDE: _decide,
     Action.SEE_DASHBOARD: _coordinators,
+    Action.SEE_AGREEMENT: _analysts,
+    Action.SEE_ANALYTICS: _analysts,
+    Action.IMPORT_DENOMINATORS: _coordinators,
+    Action.EXPORT_RESEARCH: _coordinators,
 }
 assert set(_RULES) == set(Action), "every action has its rule"

@@ -750,9 +750,11 @@ def survival(data: SurvivalData) -> SurvivalResult:
     """Kaplan–Meier tables (Greenwood SEs), medians and, with two or more groups, the log-rank
     test.
 
-    The median is the first time at which the estimate drops to 0.5 or below (``None`` when it
-    never does); its 95 % CI is Brookmeyer–Crowley's with the complementary log-log transform
-    (an upper limit ``None`` where not reached).
+    The median is statsmodels' (SAS's strict inequality): the first event time at which the
+    estimate is below 0.5 (``None`` when it never is). Where the curve sits at exactly 0.5,
+    this is the next event time, not the textbook "first time at or below 0.5" nor R's
+    midpoint of the two. Its 95 % CI is Brookmeyer–Crowley's with the complementary log-log
+    transform (an upper limit ``None`` where not reached).
     """
     import numpy as np
     from statsmodels.duration.survfunc import survdiff
