@@ -29,6 +29,7 @@ from workbench.cli import (
     cases,
     criteria,
     decisions,
+    export,
     gui,
     imaging,
     intake,
@@ -67,6 +68,7 @@ NOUNS = (
     series,
     admin,
     stats,
+    export,
 )
 
 
