@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from workbench import __version__
 from workbench.cli import (
     admin,
+    agreement,
     bench,
     cases,
     criteria,
@@ -68,6 +69,7 @@ NOUNS = (
     series,
     admin,
     stats,
+    agreement,
     export,
 )
 
