@@ -24,7 +24,7 @@ COMMANDS = (
     *("user", "db-role", "import"),
     *("deid-check", "deidentify", "intake", "lesions", "import-mask", "export-seg", "criteria"),
     *("reclassify", "bench", "series", "convert", "db", "audit", "config", "stats"),
-    *("agreement", "export"),
+    *("agreement", "analytics", "denominators", "export"),
 )
 """The top-level commands, in the order ``pml-workbench --help`` lists them."""
 
@@ -40,6 +40,7 @@ ACTIONS = {
     "audit": ("verify", "anchor"),
     "config": ("show",),
     "stats": ("kappa", "incidence", "survival"),
+    "denominators": ("import", "list"),
 }
 """The actions of the commands that have them, in the order their ``--help`` lists them."""
 

@@ -26,6 +26,7 @@ from workbench import __version__
 from workbench.cli import (
     admin,
     agreement,
+    analytics,
     bench,
     cases,
     criteria,
@@ -70,6 +71,7 @@ NOUNS = (
     admin,
     stats,
     agreement,
+    analytics,
     export,
 )
 

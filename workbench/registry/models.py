@@ -753,3 +753,27 @@ class SignInSession(Base):
     ended_reason: Mapped[str | None] = mapped_column(String(32))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class DenominatorRow(Base):
+    """A stratum's source population: patients and/or patient-years, by year or for all years.
+
+    Imported by a coordinator (:mod:`workbench.denominators`); the analytics divide the
+    registry's PML cases of the same stratum by them. ``stratum`` is the canonical text of the
+    stratum grammar (``all``, ``exposure:natalizumab``, ...); ``year`` is a calendar year of
+    diagnosis, or ``None`` for all years. One row per stratum and year (checked by the import
+    for the null year too). Not guarded: a re-import replaces a row, and its audit event
+    (``registry.denominators``) keeps the values replaced.
+    """
+
+    __tablename__ = "denominators"
+    __table_args__ = (UniqueConstraint("stratum", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stratum: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int | None]
+    patients: Mapped[int | None]
+    person_years: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
