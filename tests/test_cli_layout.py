@@ -24,7 +24,7 @@ COMMANDS = (
     *("user", "db-role", "import"),
     *("deid-check", "deidentify", "intake", "lesions", "import-mask", "export-seg", "criteria"),
     *("reclassify", "bench", "series", "convert", "db", "audit", "config", "stats"),
-    *("agreement", "analytics", "denominators", "export"),
+    *("agreement", "analytics", "denominators", "export", "timeline"),
 )
 """The top-level commands, in the order ``pml-workbench --help`` lists them."""
 

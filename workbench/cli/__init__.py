@@ -42,6 +42,7 @@ from workbench.cli import (
     series,
     session,
     stats,
+    timeline,
     users,
     worklist,
 )
@@ -73,6 +74,7 @@ NOUNS = (
     agreement,
     analytics,
     export,
+    timeline,
 )
 
 

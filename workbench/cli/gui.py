@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     gui.add_argument(
         "--tab",
-        choices=("imaging", "labs", "clinical", "review", "history"),
+        choices=("imaging", "labs", "clinical", "timeline", "review", "history"),
         help="show this tab of the case page (needs --case)",
     )
     gui.add_argument(

@@ -1,5 +1,5 @@
 """The case page: header, readiness, imaging timepoints, lab results, exposures and clinical
-features, the review status and the case's history.
+features, the case's timeline, the review status and the case's history.
 
 It shows a :class:`~workbench.ui.case_detail.CaseDetail` (plain values) and asks the window,
 through :attr:`CasePage.add_lab_requested`, :attr:`CasePage.assign_requested`,
@@ -51,11 +51,13 @@ from workbench.display import (
 )
 from workbench.domain import CaseStatus
 from workbench.services.case_detail import CaseDetail, LabRow, ReviewStatus
+from workbench.services.timeline import CaseTimeline
 from workbench.ui.case_edit import as_sentence
 from workbench.ui.clinical_dialog import record_html
 from workbench.ui.dialogs import repolish
 from workbench.ui.history import HistoryView
 from workbench.ui.theme import CSF_PCR_TINT, MUTED, STATUS_COLOURS
+from workbench.ui.timeline import TimelineLoader, TimelineView
 
 IMAGING_COLUMNS = ("Day / sequence", "Description", "Geometry", "Files", "Series UID")
 LAB_COLUMNS = ("Test", "Day", "Result", "Value", "Unit", "LOD", "LOQ", "Assay", "Note")
@@ -238,11 +240,13 @@ class CasePage(QWidget):
         self.tabs.addTab(self._imaging_tab(), "Imaging")
         self.tabs.addTab(self._labs_tab(), "Labs")
         self.tabs.addTab(self._clinical_tab(), "Clinical")
+        self.timeline_view = TimelineView()
+        self.tabs.addTab(self.timeline_view, "Timeline")
         self.review_tab = self._review_tab()
         self.tabs.addTab(self.review_tab, "Review")
         self.history_view = HistoryView()
         self.tabs.addTab(self.history_view, "History")
-        self.tab_names = ("imaging", "labs", "clinical", "review", "history")
+        self.tab_names = ("imaging", "labs", "clinical", "timeline", "review", "history")
         """The tabs by name, in order (``gui --tab NAME``)."""
 
         layout = QVBoxLayout(self)
@@ -416,6 +420,16 @@ class CasePage(QWidget):
 
     # --- showing -------------------------------------------------------------------------
 
+    def set_timeline_loader(self, loader: TimelineLoader | None) -> None:
+        """Read the Timeline tab's values with ``loader`` (a registry id to the service's
+        :class:`~workbench.services.timeline.CaseTimeline`, blinded for the signed-in person);
+        the window gives it, since the page never touches the registry."""
+        self.timeline_view.set_loader(loader)
+
+    def set_timeline(self, timeline: CaseTimeline | None) -> None:
+        """Show ``timeline`` in the Timeline tab as it is (without reading anything)."""
+        self.timeline_view.set_timeline(timeline)
+
     def show_tab(self, name: str) -> None:
         """Bring tab ``name`` (one of :attr:`tab_names`) to the front."""
         self.tabs.setCurrentIndex(self.tab_names.index(name))
@@ -454,7 +468,8 @@ class CasePage(QWidget):
         self._fill_clinical(detail)
         self._fill_review(detail.review)
         self.history_view.set_events(detail.history, detail.registry_id)
-        # Five tabs share a page about 650 px wide: short titles, the counts in words in
+        self.timeline_view.show_case(detail.registry_id)  # read when its tab is first shown
+        # Six tabs share a page about 650 px wide: short titles, the counts in words in
         # each tab's tooltip.
         timepoints, series = len(detail.timepoints), detail.series_count
         exposures, features = len(detail.exposures), len(detail.features)
@@ -466,6 +481,11 @@ class CasePage(QWidget):
                 2,
                 f"Clinical ({exposures}, {features})",
                 f"{exposures} drug exposure(s), {features} clinical feature(s)",
+            ),
+            (
+                self.tabs.indexOf(self.timeline_view),
+                "Timeline",
+                "The case's course in days: MRI, CSF JCV, antibody index, CD4, drugs, events",
             ),
             (
                 self.tabs.indexOf(self.review_tab),
