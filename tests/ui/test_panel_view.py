@@ -428,6 +428,30 @@ def test_a_conflicting_proposal_is_shown_in_the_form_and_keeps_what_was_typed(
     assert window.panel_page.decision_cards[0].greyed
 
 
+def test_the_panels_own_imaging_judgement_is_proposed_and_shown(
+    qtbot: QtBot, case: PanelCase
+) -> None:
+    """The form records the panel's imaging judgement with the proposal (the criteria then
+    use it instead of the reads'); its card says it; "not recorded" stays None."""
+    discordant_reads(case)
+    window = make_window(qtbot, case, case.panel[0])
+    assert window.open_panel(CASE)
+    form = window.panel_page.form
+    assert form.imaging() is None
+    form.set_values(
+        Certainty.NOT_PML, rationale=RATIONALE, alternative="CNS lymphoma",
+        imaging=ImagingJudgement.NO,
+    )  # fmt: skip
+    assert form.proposal().imaging is ImagingJudgement.NO
+    assert window.panel_page.propose()
+    with case.registry.read() as session:
+        (decision,) = session.scalars(select(Decision)).all()
+        assert decision.panel_imaging is ImagingJudgement.NO
+    (card,) = window.panel_page.decision_cards
+    assert "imaging judgement: not consistent with PML" in card.text_label.text()
+    assert form.imaging() is None  # the form is emptied after the proposal
+
+
 def test_two_members_sign_through_the_dialog_and_the_decision_is_final(
     qtbot: QtBot, case: PanelCase
 ) -> None:

@@ -28,10 +28,12 @@ error) ends up in front of the user, in the form that caused it or in a message 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, Qt
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -51,7 +53,19 @@ from workbench import __version__
 from workbench.config import data_dir
 from workbench.display import elide_middle
 from workbench.errors import NotFoundError, RegistryError
-from workbench.services import Action, Actor, Registry, can, cases, clinical, reading, worklist
+from workbench.services import (
+    Action,
+    Actor,
+    Registry,
+    agreement,
+    analytics,
+    can,
+    cases,
+    clinical,
+    reading,
+    timeline,
+    worklist,
+)
 from workbench.services.cases import (
     CaseChanges,
     CaseDetail,
@@ -62,6 +76,8 @@ from workbench.services.cases import (
     Readiness,
 )
 from workbench.services.imaging import ParserSandbox
+from workbench.ui.agreement import AgreementPage
+from workbench.ui.analytics import AnalyticsPage
 from workbench.ui.annotate import Annotator
 from workbench.ui.assign_dialog import AssignDialog
 from workbench.ui.case_edit import EditCaseDialog, MarkReadyDialog
@@ -166,6 +182,10 @@ class MainWindow(QMainWindow):
         self.can_enter_data = self.entry_refusal is None
         self.dashboard_refusal = can(actor, Action.SEE_DASHBOARD)
         """Why the actor may not see the review dashboard (the policy's reason), or None."""
+        self.agreement_refusal = can(actor, Action.SEE_AGREEMENT)
+        """Why the actor may not see reader agreement (the policy's reason), or None."""
+        self.analytics_refusal = can(actor, Action.SEE_ANALYTICS)
+        """Why the actor may not see the registry's analytics (the policy's reason), or None."""
         self.shows_queue = bool(actor.roles & {Role.READER, Role.PANEL})
         """Whether "My queue" is shown: the actor reads or sits on panels."""
 
@@ -183,6 +203,9 @@ class MainWindow(QMainWindow):
         self.left_splitter.setChildrenCollapsible(False)
         self.left_splitter.setSizes([210, 590])
         self.case_page = CasePage()
+        self.case_page.set_timeline_loader(
+            lambda registry_id: timeline.case_timeline(self.registry, self.actor, registry_id)
+        )
         self.placeholder = CasePlaceholder()
         self.page_stack = QStackedWidget()
         self.page_stack.addWidget(self.placeholder)
@@ -204,6 +227,11 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.panel_page)
         self.dashboard_page = DashboardPage()
         self.central.addWidget(self.dashboard_page)
+        self.agreement_page = AgreementPage()
+        self.central.addWidget(self.agreement_page)
+        self.analytics_page = AnalyticsPage()
+        self.analytics_page.bind(registry, actor)
+        self.central.addWidget(self.analytics_page)
         self.setCentralWidget(self.central)
 
         self._build_actions()
@@ -214,6 +242,10 @@ class MainWindow(QMainWindow):
         self.queue_widget.case_opened.connect(self.open_from_queue)
         self.dashboard_page.back_requested.connect(self.show_cases)
         self.dashboard_page.refresh_requested.connect(self.refresh)
+        self.agreement_page.back_requested.connect(self.show_cases)
+        self.agreement_page.refresh_requested.connect(lambda: self.open_agreement())
+        self.analytics_page.back_requested.connect(self.show_cases)
+        self.analytics_page.refresh_requested.connect(lambda: self.open_analytics())
         self.case_page.add_lab_requested.connect(self.open_lab_dialog)
         self.case_page.assign_requested.connect(self.open_assign_dialog)
         self.case_page.edit_requested.connect(self.open_edit_dialog)
@@ -316,6 +348,24 @@ class MainWindow(QMainWindow):
         if self.dashboard_refusal is not None:
             self.dashboard_action.setEnabled(False)
             self.dashboard_action.setToolTip(_sentence(self.dashboard_refusal.reason))
+        self.agreement_action = self._action(
+            "Reader &agreement",
+            None,
+            "Kappa, Dice and each reader's disagreement over the cases whose reads are all in",
+        )
+        self.agreement_action.triggered.connect(lambda: self.open_agreement())
+        if self.agreement_refusal is not None:
+            self.agreement_action.setEnabled(False)
+            self.agreement_action.setToolTip(_sentence(self.agreement_refusal.reason))
+        self.analytics_action = self._action(
+            "A&nalytics",
+            None,
+            "What the registry has learned: counts, incidence, risk, survival, IRIS, certainty",
+        )
+        self.analytics_action.triggered.connect(lambda: self.open_analytics())
+        if self.analytics_refusal is not None:
+            self.analytics_action.setEnabled(False)
+            self.analytics_action.setToolTip(_sentence(self.analytics_refusal.reason))
         self.queue_action = self._action(
             "My &queue", "Ctrl+Shift+Q", "Your own open work: cases assigned to you, by due date"
         )
@@ -363,6 +413,8 @@ class MainWindow(QMainWindow):
         view_menu.setToolTipsVisible(True)
         view_menu.addAction(self.queue_action)
         view_menu.addAction(self.dashboard_action)
+        view_menu.addAction(self.agreement_action)
+        view_menu.addAction(self.analytics_action)
         self.view_menu = view_menu
         review_menu = menu_bar.addMenu("Re&view")
         assert review_menu is not None
@@ -609,6 +661,40 @@ class MainWindow(QMainWindow):
         self.dashboard_page.set_dashboard(board)
         self.central.setCurrentWidget(self.dashboard_page)
         self._status(f"Review dashboard: {board.total} case(s), {board.overdue} overdue read(s)")
+        return True
+
+    def open_agreement(self) -> bool:
+        """Show the reader agreement report, computed now; False (and a message) when refused
+        or the registry failed."""
+        try:
+            with _busy():
+                report = agreement.agreement_report(self.registry, self.actor)
+        except RegistryError as exc:
+            self.report_error("Cannot show reader agreement", user_message(exc))
+            return False
+        if self.reviewing:
+            self.back_to_case()
+        self.agreement_page.set_report(report)
+        self.central.setCurrentWidget(self.agreement_page)
+        self._status("Reader agreement: " + report.summary())
+        return True
+
+    def open_analytics(self) -> bool:
+        """Show the registry's analytics, computed now with the page's certainty rule; False
+        (and a message) when refused or the registry failed."""
+        try:
+            with _busy():
+                found = analytics.analytics(
+                    self.registry, self.actor, self.analytics_page.certainty()
+                )
+        except RegistryError as exc:
+            self.report_error("Cannot show the analytics", user_message(exc))
+            return False
+        if self.reviewing:
+            self.back_to_case()
+        self.analytics_page.set_analytics(found)
+        self.central.setCurrentWidget(self.analytics_page)
+        self._status(f"Analytics: {found.total_cases} case(s), {found.pml_cases} counted as PML")
         return True
 
     def show_cases(self) -> None:
@@ -1058,6 +1144,16 @@ class MainWindow(QMainWindow):
             if dialog.isWindow() and dialog is not self and dialog.isVisible():
                 dialog.close()
         super().closeEvent(event)
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """A wait cursor while a report is computed on the GUI thread (a second or two)."""
+    QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QGuiApplication.restoreOverrideCursor()
 
 
 def _sentence(text: str) -> str:

@@ -10,7 +10,8 @@ service returns (:func:`workbench.services.panel.load_panel`, frozen values only
   :meth:`PanelPage.overlay_reads` outlines every reader's masks in the same colours;
 - the discordance assessment and every rule that fired;
 - the case's labs and clinical features (the case page's own values,
-  :class:`~workbench.services.case_detail.CaseDetail`);
+  :class:`~workbench.services.case_detail.CaseDetail`) and its timeline
+  (:mod:`workbench.ui.timeline`, folded away with its group's check box);
 - the criteria engine's result now, with rows not yet checked against the paper flagged;
 - the decisions on record, oldest first (replaced and superseded ones greyed), with their
   signature manifests, and a "Sign…" button that opens :class:`SignatureDialog`;
@@ -34,6 +35,7 @@ outlines.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -63,7 +65,7 @@ from PyQt6.QtWidgets import (
 
 from adjudication.consensus import MIN_RATIONALE_LENGTH, Proposal, rationale_needed, takes_pathway
 from adjudication.criteria import RULES_BY_ID
-from adjudication.vocabulary import Certainty, Pathway
+from adjudication.vocabulary import Certainty, ImagingJudgement, Pathway
 from viewers.image import LabelLayer, LabelMode, LayerError
 from workbench.actor import Actor
 from workbench.display import (
@@ -77,6 +79,7 @@ from workbench.domain import CaseStatus
 from workbench.errors import RegistryError, ValidationError
 from workbench.services import Registry, reading
 from workbench.services import panel as panel_service
+from workbench.services import timeline as timeline_service
 from workbench.services.panel import (
     DecisionRecord,
     DecisionState,
@@ -99,11 +102,15 @@ from workbench.ui.theme import (
     TEXT,
     WARNING,
 )
+from workbench.ui.timeline import TimelineView
 from workbench.ui.workspace import ReviewWorkspace
 
 LESION_COLUMNS = ("#", "Series", "mL", "Side", "Location", "PML features")
 LESION_COLUMNS_ONE_SERIES = ("#", "mL", "Side", "Location", "PML features")
 LAB_COLUMNS = ("Test", "Day", "Result", "Value", "Unit", "LOD", "LOQ", "Assay")
+
+TIMELINE_HEIGHT = 700
+"""Height of the timeline on the panel's page (its plot scrolls inside it)."""
 
 _STYLE = f"""
 QFrame#panelBar {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; }}
@@ -288,6 +295,9 @@ def decision_html(decision: DecisionRecord, proposer: str | None = None) -> str:
         )
     else:
         parts.append(f"<p>Engine then: {_e(engine)} ({_e(decision.engine_version)})</p>")
+    if decision.panel_imaging is not None:
+        judged = IMAGING_CHOICES[decision.panel_imaging]
+        parts.append(f"<p>Panel's imaging judgement: {_e(judged)}</p>")
     if decision.alternative_diagnosis:
         parts.append(f"<p>Alternative diagnosis: {_e(decision.alternative_diagnosis)}</p>")
     if decision.rationale:
@@ -527,6 +537,14 @@ class DecisionCard(QFrame):
 # --- the decision form ---------------------------------------------------------------------
 
 
+IMAGING_CHOICES = {
+    ImagingJudgement.YES: "consistent with PML",
+    ImagingJudgement.NO: "not consistent with PML",
+    ImagingJudgement.EQUIVOCAL: "equivocal",
+}
+"""The panel's own imaging judgement as the form and the decision cards word it."""
+
+
 class DecisionForm(QGroupBox):
     """The panel's proposal: certainty, pathway, alternative diagnosis, rationale and, when a
     final decision exists, the reason for changing it. Tells live when a rationale is owed."""
@@ -548,6 +566,14 @@ class DecisionForm(QGroupBox):
         self.pathway_box = QComboBox()
         self.alternative_edit = QLineEdit()
         self.alternative_edit.setPlaceholderText("the diagnosis that better explains the findings")
+        self.imaging_box = QComboBox()
+        self.imaging_box.addItem("— the readers' (not recorded) —", None)
+        for judgement, text in IMAGING_CHOICES.items():
+            self.imaging_box.addItem(text, judgement)
+        self.imaging_box.setToolTip(
+            "The panel's own judgement of the imaging, when it differs from the reads; the "
+            "criteria (and reclassify) then use it instead of the readers'"
+        )
         self.rationale_edit = QPlainTextEdit()
         self.rationale_edit.setPlaceholderText(
             "Why the panel decides so: how the reads were reconciled, which findings weigh"
@@ -575,6 +601,7 @@ class DecisionForm(QGroupBox):
         form.addRow("Certainty", self.certainty_box)
         form.addRow("Pathway", self.pathway_box)
         form.addRow("Alternative diagnosis", self.alternative_edit)
+        form.addRow("Imaging (panel)", self.imaging_box)
         form.addRow("Rationale", self.rationale_edit)
         form.addRow(self.reason_label, self.reason_edit)
         buttons = QHBoxLayout()
@@ -590,6 +617,7 @@ class DecisionForm(QGroupBox):
             "certainty": self.certainty_box,
             "pathway": self.pathway_box,
             "alternative diagnosis": self.alternative_edit,
+            "imaging": self.imaging_box,
             "rationale": self.rationale_edit,
             "reason": self.reason_edit,
         }
@@ -653,6 +681,11 @@ class DecisionForm(QGroupBox):
         value = self.pathway_box.currentData()
         return value if isinstance(value, Pathway) else None
 
+    def imaging(self) -> ImagingJudgement | None:
+        """The panel's own imaging judgement (``None``: the readers' stand)."""
+        value = self.imaging_box.currentData()
+        return value if isinstance(value, ImagingJudgement) else None
+
     def set_values(
         self,
         certainty: Certainty | None,
@@ -661,6 +694,7 @@ class DecisionForm(QGroupBox):
         rationale: str = "",
         alternative: str = "",
         reason: str = "",
+        imaging: ImagingJudgement | None = None,
     ) -> None:
         """Fill the form (tests, and "start from the engine's result")."""
         index = self.certainty_box.findData(certainty) if certainty is not None else 0
@@ -668,6 +702,7 @@ class DecisionForm(QGroupBox):
         if pathway is not None:
             self.pathway_box.setCurrentIndex(max(self.pathway_box.findData(pathway), 0))
         self.alternative_edit.setText(alternative)
+        self.imaging_box.setCurrentIndex(max(self.imaging_box.findData(imaging), 0))
         self.rationale_edit.setPlainText(rationale)
         self.reason_edit.setPlainText(reason)
 
@@ -682,6 +717,7 @@ class DecisionForm(QGroupBox):
             self.pathway() if takes_pathway(certainty) else None,
             self.rationale_edit.toPlainText(),
             alternative,
+            self.imaging(),
         )
 
     def change_reason(self) -> str | None:
@@ -1060,6 +1096,7 @@ class PanelPage(QWidget):
         left_layout.addWidget(reads_box)
         left_layout.addWidget(discordance_box)
         left_layout.addWidget(clinical_box)
+        left_layout.addWidget(self._timeline_box())
         left_layout.addWidget(engine_box)
         left_layout.addStretch()
 
@@ -1098,6 +1135,21 @@ class PanelPage(QWidget):
         layout.addWidget(self.refusal_page, 1)
         layout.addWidget(self.splitter, 1)
         self.splitter.hide()
+
+    def _timeline_box(self) -> QGroupBox:
+        """The case's timeline (read when shown; the group's check box folds it away)."""
+        # A loader that holds the registry and the person, not the page: a page that held
+        # itself through its view would be freed only by the cycle collector, at any moment.
+        self.timeline_view = TimelineView(
+            functools.partial(timeline_service.case_timeline, self.registry, self.actor)
+        )
+        self.timeline_view.setMinimumHeight(TIMELINE_HEIGHT)
+        self.timeline_box = _group("Timeline", self.timeline_view)
+        self.timeline_box.setCheckable(True)
+        self.timeline_box.setChecked(True)
+        self.timeline_box.setToolTip("Fold or unfold the case's timeline")
+        self.timeline_box.toggled.connect(self.timeline_view.setVisible)
+        return self.timeline_box
 
     # --- loading -------------------------------------------------------------------------
 
@@ -1164,6 +1216,7 @@ class PanelPage(QWidget):
         assert engine is not None
         self.discordance_label.setText(discordance_html(engine.discordance, engine.discordant))
         self._fill_labs(data)
+        self.timeline_view.show_case(data.registry_id)
         self.engine_label.setText(engine_html(engine))
         self._fill_decisions(data)
         self.form.set_context(
