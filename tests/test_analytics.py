@@ -320,6 +320,16 @@ def test_the_command_line_prints_text_json_and_html(
     with pytest.raises(SystemExit) as exit_:
         run(capsys, "--db", registry_url, "analytics", "--certainty", "not_pml")
     assert exit_.value.code == 2
+    capsys.readouterr()  # the usage error above
+    # a report that cannot be written is refused before any work, with the file named
+    for bad, problem in ((tmp_path / "gone" / "r.html", "does not exist"), (tmp_path, "folder")):
+        code, out, err = run(capsys, "--db", registry_url, "analytics", "--html", str(bad))
+        assert code == 1
+        assert err.startswith(f"error: {bad}: ")
+        assert problem in err
+        assert "Traceback" not in err
+        assert out == ""
+    assert not (tmp_path / "gone").exists()
 
 
 def test_a_final_case_whose_reads_are_no_longer_all_in_is_left_out(world: World) -> None:

@@ -1193,7 +1193,7 @@ def _iris_section(a: RegistryAnalytics) -> Section:
 
 
 def _certainty_section(a: RegistryAnalytics) -> Section:
-    from workbench.analysis.report import Section, Table, new_figure
+    from workbench.analysis.report import CHANGED_MARK, Section, Table, new_figure
 
     n = sum(c.cases for c in a.certainty_changes)
     changed = sum(c.cases for c in a.certainty_changes if c.changed)
@@ -1206,7 +1206,7 @@ def _certainty_section(a: RegistryAnalytics) -> Section:
     table = Table(
         ("first final", "latest final", "cases", "changed"),
         tuple(
-            (c.first, c.latest, c.cases, "CHANGED" if c.changed else "")
+            (c.first, c.latest, c.cases, CHANGED_MARK if c.changed else "")
             for c in a.certainty_changes
         ),
     )

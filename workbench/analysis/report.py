@@ -23,17 +23,25 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from workbench.errors import ValidationError
+
 __all__ = [
+    "CHANGED_MARK",
     "FIGURE_FORMATS",
     "Section",
     "Table",
+    "check_report_path",
     "figure_bytes",
     "html_document",
     "new_figure",
     "save_figure",
     "svg_text",
+    "write_report",
     "write_text_atomic",
 ]
+
+CHANGED_MARK = "CHANGED"
+"""A table cell holding this marks its row as a change (the window tints the row)."""
 
 #: The formats a figure can be exported to, by file suffix.
 FIGURE_FORMATS = {".png": "png", ".svg": "svg"}
@@ -158,6 +166,36 @@ def html_document(
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def check_report_path(path: Path, *, field: str = "html") -> Path:
+    """``path`` if a report can be written there, else :class:`ValidationError` naming the
+    file and the problem (a folder, or a folder that does not exist). Commands call it before
+    any work is done."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValidationError(
+            f"{path}: is a folder; give the name of the HTML file to write", field=field
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValidationError(
+            f"{path}: cannot write the report: the folder {folder} does not exist", field=field
+        )
+    return path
+
+
+def write_report(path: Path, text: str, *, field: str = "html") -> Path:
+    """Write the report ``text`` to ``path``, whole or not at all; a path that cannot be
+    written (see :func:`check_report_path`, or no permission) is a :class:`ValidationError`
+    naming the file, and nothing is left behind."""
+    path = check_report_path(path, field=field)
+    try:
+        return write_text_atomic(path, text)
+    except OSError as exc:
+        raise ValidationError(
+            f"{path}: cannot write the report: {exc.strerror or exc}", field=field
+        ) from None
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -103,6 +103,8 @@ def _print_table(table: Table, indent: str = "  ") -> None:
 def _cmd_analytics(args: argparse.Namespace) -> int:
     from workbench.services import analytics as service
 
+    if args.html is not None:
+        service.check_html_path(args.html)  # refused before any work is done
     registry = open_registry(args)
     try:
         actor = acting_user(args, registry)

@@ -67,17 +67,9 @@ def parse_since(text: str) -> dt.date:
 def check_html_path(path: Path) -> Path:
     """``path`` if an HTML report can be written there, else :class:`ValidationError`
     naming the file and the problem (a folder, or a folder that does not exist)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValidationError(
-            f"{path}: is a folder; give the name of the HTML file to write", field="html"
-        )
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValidationError(
-            f"{path}: cannot write the report: the folder {folder} does not exist", field="html"
-        )
-    return path
+    from workbench.analysis.report import check_report_path
+
+    return check_report_path(path)
 
 
 def write_html(report: AgreementReport, path: Path) -> Path:
@@ -86,13 +78,6 @@ def write_html(report: AgreementReport, path: Path) -> Path:
     Raises :class:`ValidationError` naming the file when it cannot be written (a folder that
     does not exist, no permission): nothing is left behind.
     """
-    from workbench.analysis.report import write_text_atomic
+    from workbench.analysis.report import write_report
 
-    path = check_html_path(path)
-    text = report.html()
-    try:
-        return write_text_atomic(path, text)
-    except ValueError as exc:
-        raise ValidationError(f"cannot write the report: {exc}") from None
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    return write_report(path, report.html())

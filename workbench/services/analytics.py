@@ -44,6 +44,7 @@ __all__ = [
     "StoredDenominator",
     "Stratum",
     "analytics",
+    "check_html_path",
     "import_denominators",
     "list_denominators",
     "write_html",
@@ -61,11 +62,20 @@ def analytics(
         return _registry_analytics(session, actor, certainty)
 
 
+def check_html_path(path: Path) -> Path:
+    """``path`` if the HTML report can be written there, else
+    :class:`~workbench.errors.ValidationError` naming the file and the problem."""
+    from workbench.analysis.report import check_report_path
+
+    return check_report_path(path)
+
+
 def write_html(result: RegistryAnalytics, path: Path, actor: Actor) -> Path:
-    """Write ``result`` as a self-contained HTML report to ``path`` (whole or not at all)."""
+    """Write ``result`` as a self-contained HTML report to ``path`` (whole or not at all); a
+    path that cannot be written is a :class:`~workbench.errors.ValidationError` naming it."""
     import datetime as dt
 
-    from workbench.analysis.report import html_document, write_text_atomic
+    from workbench.analysis.report import html_document, write_report
 
     require(actor, Action.SEE_ANALYTICS)
     meta = {
@@ -74,7 +84,7 @@ def write_html(result: RegistryAnalytics, path: Path, actor: Actor) -> Path:
         "software": f"pml-workbench {__version__}",
         "rule": result.rule,
     }
-    return write_text_atomic(Path(path), html_document(TITLE, result.sections(), meta=meta))
+    return write_report(Path(path), html_document(TITLE, result.sections(), meta=meta))
 
 
 def import_denominators(

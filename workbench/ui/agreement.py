@@ -17,70 +17,27 @@ from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
     QScrollArea,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.analysis.report import Section, Table
+from workbench.analysis.report import Section
 from workbench.errors import RegistryError
 from workbench.services.agreement import AgreementReport, write_html
-from workbench.ui.figure_view import FigureView
+from workbench.ui.figure_view import FigureView, table_widget
 
-__all__ = ["AgreementPage", "SectionView"]
+__all__ = ["AgreementPage", "SectionView", "table_widget"]
 
-_ROW_HEIGHT = 22
 _MAX_VISIBLE_ROWS = 10
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def table_widget(table: Table) -> QTableWidget:
-    """A read-only table of ``table``'s cells, numbers right-aligned, sized to its rows."""
-    widget = QTableWidget(len(table.rows), len(table.columns))
-    widget.setHorizontalHeaderLabels(list(table.columns))
-    widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    widget.setAlternatingRowColors(True)
-    widget.setWordWrap(False)
-    vertical = widget.verticalHeader()
-    assert vertical is not None
-    vertical.hide()
-    vertical.setDefaultSectionSize(_ROW_HEIGHT)
-    for r, row in enumerate(table.rows):
-        for c, value in enumerate(row):
-            item = QTableWidgetItem(_text(value))
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            widget.setItem(r, c, item)
-    header = widget.horizontalHeader()
-    assert header is not None
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(False)
-    shown = max(1, min(len(table.rows), _MAX_VISIBLE_ROWS))
-    scrollbar = widget.horizontalScrollBar()
-    room = scrollbar.sizeHint().height() if scrollbar is not None else 0  # when too wide
-    widget.setFixedHeight(header.sizeHint().height() + shown * _ROW_HEIGHT + room + 4)
-    if table.note:
-        widget.setToolTip(table.note)
-    return widget
+"""Rows a table shows before it scrolls (the page scrolls too)."""
 
 
 class SectionView(QGroupBox):
@@ -110,7 +67,7 @@ class SectionView(QGroupBox):
                 caption = QLabel(f"<b>{table.title}</b>")
                 caption.setWordWrap(True)
                 tables.addWidget(caption)
-            widget = table_widget(table)
+            widget = table_widget(table, max_rows=_MAX_VISIBLE_ROWS)
             self.tables.append(widget)
             tables.addWidget(widget)
             if table.note:

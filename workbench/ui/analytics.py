@@ -18,30 +18,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.errors import RegistryError
 from workbench.policy import Action, can
-from workbench.ui.figure_view import FigureView
+from workbench.ui.figure_view import FigureView, table_widget
 
 if TYPE_CHECKING:
-    from workbench.analysis.report import Section, Table
+    from workbench.analysis.report import Section
     from workbench.services import Actor, Registry
     from workbench.services.analytics import ImportSummary, RegistryAnalytics
 
@@ -53,46 +48,6 @@ CERTAINTY_CHOICES = (
     ("possible", "Definite + probable + possible"),
 )
 """The certainty rules offered, the default first."""
-
-_CHANGED = QColor("#f6d5d0")
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-    return str(value)
-
-
-def _table_widget(table: Table) -> QTableWidget:
-    """A read-only table of ``table``'s cells, as tall as its rows (the page scrolls)."""
-    widget = QTableWidget(len(table.rows), len(table.columns))
-    widget.setHorizontalHeaderLabels(list(table.columns))
-    widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    widget.setAlternatingRowColors(True)
-    widget.setWordWrap(False)
-    vertical = widget.verticalHeader()
-    assert vertical is not None
-    vertical.setVisible(False)
-    for r, row in enumerate(table.rows):
-        changed = "CHANGED" in row
-        for c, value in enumerate(row):
-            item = QTableWidgetItem(_cell(value))
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if changed:
-                item.setBackground(QBrush(_CHANGED))
-            widget.setItem(r, c, item)
-    header = widget.horizontalHeader()
-    assert header is not None
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    widget.resizeRowsToContents()
-    rows_height = sum(widget.rowHeight(r) for r in range(widget.rowCount()))
-    widget.setFixedHeight(header.sizeHint().height() + rows_height + 2 * widget.frameWidth() + 2)
-    widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return widget
 
 
 class _SectionView(QFrame):
@@ -118,7 +73,7 @@ class _SectionView(QFrame):
             self.figure_view = FigureView(export_name=f"analytics_{slug.strip('_')}")
             self.figure_view.set_figure(section.figure)
             body.addWidget(self.figure_view, 3)
-        self.tables = [_table_widget(table) for table in section.tables]
+        self.tables = [table_widget(table) for table in section.tables]
         narrow = all(len(t.columns) <= 4 for t in section.tables)
         column = QVBoxLayout()
         for table, widget in zip(section.tables, self.tables, strict=True):

@@ -13,22 +13,75 @@ from pathlib import Path
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtGui import QHideEvent, QShowEvent
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QHideEvent, QShowEvent
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.analysis.report import save_figure
+from workbench.analysis.report import CHANGED_MARK, Table, save_figure
 
-__all__ = ["FigureCanvas", "FigureView"]
+__all__ = ["FigureCanvas", "FigureView", "table_widget"]
+
+_CHANGED = QColor("#f6d5d0")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    return str(value)
+
+
+def table_widget(table: Table, *, max_rows: int | None = None) -> QTableWidget:
+    """A read-only table of a report's ``table``: numbers right-aligned, rows marked
+    :data:`CHANGED_MARK` tinted, as tall as its rows (at most ``max_rows``, then it scrolls)."""
+    widget = QTableWidget(len(table.rows), len(table.columns))
+    widget.setHorizontalHeaderLabels(list(table.columns))
+    widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    widget.setAlternatingRowColors(True)
+    widget.setWordWrap(False)
+    vertical = widget.verticalHeader()
+    assert vertical is not None
+    vertical.setVisible(False)
+    right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    for r, row in enumerate(table.rows):
+        changed = CHANGED_MARK in row
+        for c, value in enumerate(row):
+            item = QTableWidgetItem(_cell(value))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                item.setTextAlignment(right)
+            if changed:
+                item.setBackground(QBrush(_CHANGED))
+            widget.setItem(r, c, item)
+    header = widget.horizontalHeader()
+    assert header is not None
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    widget.resizeRowsToContents()
+    shown = len(table.rows) if max_rows is None else min(len(table.rows), max_rows)
+    rows_height = sum(widget.rowHeight(r) for r in range(shown))
+    scrollbar = widget.horizontalScrollBar()
+    room = scrollbar.sizeHint().height() if scrollbar is not None else 0  # when too wide
+    widget.setFixedHeight(header.sizeHint().height() + rows_height + room + 2 * widget.frameWidth())
+    if max_rows is None or len(table.rows) <= max_rows:
+        widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    if table.note:
+        widget.setToolTip(table.note)
+    return widget
 
 
 class FigureCanvas(FigureCanvasQTAgg):
