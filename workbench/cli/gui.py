@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.cli._common import EXIT_OK, EXIT_USAGE, open_registry, resolve_settings
+from workbench.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, open_registry, resolve_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +55,8 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     if args.panel and (args.layout or args.protocol):
         print("error: --panel opens the panel's page, not the images", file=sys.stderr)
         return EXIT_USAGE
+    if (problem := _window_problem()) is not None:
+        return problem
     from workbench.ui.app import run
 
     settings = resolve_settings(args)
@@ -77,6 +79,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     if args.db is None:
         args.db = DEMO_DB_ALIAS
+    if not args.no_gui and (problem := _window_problem()) is not None:
+        return problem  # before the demo is built: the window could not show it
     registry = open_registry(args)
     try:
         report = build_demo(registry, progress=lambda text: print(text, flush=True))
@@ -97,3 +101,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     return run(settings, signed_in=started, screenshot=args.screenshot, case=None)
+
+
+def _window_problem() -> int | None:
+    """Exit 1 with what to install (or do) when Qt cannot open a window here; ``None`` when
+    it can. Checked before Qt is loaded: a missing platform library aborts the process."""
+    from workbench.qt_platform import platform_problem
+
+    problem = platform_problem()
+    if problem is None:
+        return None
+    print(f"error: {problem}", file=sys.stderr)
+    return EXIT_ERROR
