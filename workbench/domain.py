@@ -106,6 +106,14 @@ class SequenceClass(StrEnum):
     DWI = "DWI"
     ADC = "ADC"
     SWI = "SWI"
+    PHASE = "phase"
+    """A phase image (ImageType P / PHASE), not a contrast a reader grades."""
+    FIELD_MAP = "field map"
+    """A B0 field map (in Hz, or the phase difference it is made from)."""
+    FIELD_MAP_MAGNITUDE = "field map magnitude"
+    """The magnitude image that comes with a field map (same acquisition)."""
+    SCOUT = "scout"
+    """A localizer / scout / survey: for planning, not for reading."""
     OTHER = "other"
 
 

@@ -23,9 +23,11 @@ def test_field_map_gives_two_named_files(shared_data: Path, tmp_path: Path) -> N
     assert sidecar["SeriesInstanceUID"]
     assert sidecar["SourceFileCount"] == 1
     assert len(sidecar["SourceContentSHA256"]) == 64
-    assert sidecar["SequenceClass"] == "other"
+    assert sidecar["SequenceClass"] == "field map"
     assert sidecar["SequenceEvidence"]["rule"]
     assert sidecar["Manufacturer"].startswith("Philips")
+    magnitude = json.loads(written[0].with_name("801_B0_NS_M.json").read_text())
+    assert magnitude["SequenceClass"] == "field map magnitude"
     again = convert(shared_data / "dcm_qa_enh/In/Philips", tmp_path)
     assert [p.name for p in again] == ["801_B0_NS_M_2.nii.gz", "801_B0_NS_FIELD_MAP_2.nii.gz"]
 

@@ -122,7 +122,7 @@ def _ds(**values: Any) -> Dataset:
             SequenceClass.OTHER,
             id="fa-is-other",
         ),
-        pytest.param(_ds(SeriesDescription="localizer"), SequenceClass.OTHER, id="unknown"),
+        pytest.param(_ds(SeriesDescription="research 7"), SequenceClass.OTHER, id="unknown"),
     ],
 )
 def test_synthetic_headers(headers: Dataset, expected: SequenceClass) -> None:

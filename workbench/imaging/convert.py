@@ -1,8 +1,11 @@
 """Convert DICOM (or NIfTI) sources to ``.nii.gz`` + JSON sidecar, one pair per volume.
 
 The NIfTI carries the RAS affine in sform and qform (code 1); the sidecar carries what the
-registry needs to trust the file: description, UIDs, the sequence class and its evidence,
-the number of source files, their content SHA-256, the vendor and any b-values.
+registry needs to trust the file: ``EchoTime`` / ``RepetitionTime`` / ``InversionTime`` in
+seconds (BIDS, as dcm2niix writes them; the workbench keeps milliseconds inside),
+``ImageType`` as a list, description, UIDs, the sequence class and its evidence (the header
+values as DICOM gives them, so its times are in milliseconds), the number of source files,
+their content SHA-256, the vendor and any b-values.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from workbench.imaging.dicom import load_dicom
 from workbench.imaging.errors import ImagingError
 from workbench.imaging.nifti import NIFTI_SUFFIXES, load_nifti
+from workbench.imaging.sidecar_units import TIME_KEYS, to_bids_seconds
 from workbench.imaging.volume import Volume
 
 
@@ -46,9 +50,10 @@ def sidecar(volume: Volume) -> dict[str, Any]:
         "SeriesNumber": volume.meta.get("series_number"),
         "Manufacturer": volume.meta.get("vendor"),
         "ManufacturersModelName": volume.meta.get("model"),
-        "ImageType": volume.meta.get("frame_type"),
-        "EchoTime": volume.meta.get("echo_time"),
-        "RepetitionTime": volume.meta.get("repetition_time"),
+        # A list, as dcm2niix writes it (GE's private image type added as MAGNITUDE, PHASE...).
+        "ImageType": [t for t in str(volume.meta.get("frame_type") or "").split("\\") if t] or None,
+        # BIDS gives times in seconds; the workbench keeps DICOM's milliseconds.
+        **{key: to_bids_seconds(volume.meta.get(meta_key)) for key, meta_key in TIME_KEYS.items()},
         "StudyInstanceUID": ident.study_instance_uid,
         "SeriesInstanceUID": ident.series_instance_uid,
         "FrameOfReferenceUID": ident.frame_of_reference_uid,

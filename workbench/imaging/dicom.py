@@ -57,7 +57,7 @@ from workbench.imaging.errors import (
     SeriesGeometryError,
     UnsupportedSeriesError,
 )
-from workbench.imaging.sequence import classify, header_summary
+from workbench.imaging.sequence import GE_IMAGE_TYPES, classify, ge_image_type, header_summary
 from workbench.imaging.volume import SourceIdentity, Volume
 
 PIXEL_DATA_TAG = 0x7FE00010
@@ -704,6 +704,10 @@ def _classic_frames(info: _FileInfo) -> list[_Frame]:
     if spacing is None:
         spacing = _fallback_spacing(header, where)
     b_value, b_vector = _diffusion(header)
+    ge_type = ge_image_type(header)
+    label = "\\".join(image_type)
+    if ge_type is not None:
+        label += "\\" + GE_IMAGE_TYPES.get(ge_type, f"GE_TYPE_{ge_type}")
     return [
         _Frame(
             file=info,
@@ -722,6 +726,7 @@ def _classic_frames(info: _FileInfo) -> list[_Frame]:
                 info.samples,
                 tuple(t.upper() for t in image_type),
                 _int(header.get("EchoNumbers"), 1),
+                ge_type,
             ),
             order=(
                 _float(header.get("TemporalPositionIdentifier"), 0.0) or 0.0,
@@ -731,7 +736,7 @@ def _classic_frames(info: _FileInfo) -> list[_Frame]:
             b_value=b_value,
             b_vector=b_vector,
             identity=(str(header.get("SOPInstanceUID", info.path)), 0),
-            label="\\".join(image_type),
+            label=label,
         )
     ]
 

@@ -99,13 +99,14 @@ _MULTI = frozenset(("ImageType", *_VALUE_COUNT))
 
 _PRIVATE = frozenset(
     {
-        *(0x00431039, 0x001910BB, 0x001910BC, 0x001910BD),  # GE
+        *(0x00431039, 0x0043102F, 0x001910BB, 0x001910BC, 0x001910BD),  # GE
         *(0x0019100C, 0x0019100E),  # Siemens
         *(0x20011003, 0x200510B0, 0x200510B1, 0x200510B2),  # Philips
         *(0x00651009, 0x00651037),  # UIH
     }
 )
-"""The vendor diffusion tags discovery reads (GE, Siemens, Philips, UIH)."""
+"""The vendor tags discovery reads: diffusion (GE, Siemens, Philips, UIH) and GE's image type
+(magnitude, phase, real, imaginary), which splits a GE B0 map series into its volumes."""
 
 _WANTED = frozenset(_KEPT) | _PRIVATE
 _ELEMENT = struct.Struct("<HH2sH")

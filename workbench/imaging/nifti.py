@@ -25,6 +25,7 @@ import numpy as np
 from workbench.domain import SequenceClass, SourceKind
 from workbench.imaging.errors import CorruptImageError, ImagingError, UnsupportedSeriesError
 from workbench.imaging.sequence import classify
+from workbench.imaging.sidecar_units import TIME_KEYS, from_bids_seconds
 from workbench.imaging.volume import LPS_TO_RAS, SourceIdentity, Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -167,7 +168,13 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
     if note:
         notes.append(note)
     description = str(sidecar.get("SeriesDescription") or _stem(source))
-    summary = dict(sidecar)
+    # BIDS seconds become the milliseconds DICOM gives, for the classifier and for meta.
+    times_ms, time_notes = from_bids_seconds(
+        sidecar, str(source.with_name(_stem(source) + ".json"))
+    )
+    notes.extend(time_notes)
+    summary = {key: value for key, value in sidecar.items() if key not in TIME_KEYS}
+    summary.update(times_ms)
     summary.setdefault("SeriesDescription", description)
     sequence_class, evidence = classify(summary)
     evidence["source"] = "JSON sidecar" if sidecar else "file name"
@@ -175,8 +182,9 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
         "description": description,
         "protocol": sidecar.get("ProtocolName"),
         "vendor": sidecar.get("Manufacturer"),
-        "echo_time": sidecar.get("EchoTime"),
-        "repetition_time": sidecar.get("RepetitionTime"),
+        "echo_time": times_ms.get("EchoTime"),
+        "repetition_time": times_ms.get("RepetitionTime"),
+        "inversion_time": times_ms.get("InversionTime"),
         "series_number": sidecar.get("SeriesNumber"),
         "affine_source": affine_source,
         "sform_code": sform_code,

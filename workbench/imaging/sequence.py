@@ -1,7 +1,9 @@
 """Which MR sequence class a series is, inferred from its headers, with the evidence kept.
 
-:func:`classify` looks at what scanners write: ``ImageType`` (``ADC``, ``TRACEW``,
-``DIFFUSION``, ``FA``, ``SWI``), the diffusion b-value, ``ScanningSequence`` /
+:func:`classify` looks at what scanners write: ``ImageType`` (``LOCALIZER``, ``ADC``,
+``TRACEW``, ``DIFFUSION``, ``FA``, ``SWI``, ``P`` / ``PHASE``, ``FIELD_MAP`` / ``B0MAP``),
+GE's private image type (0043,102F: 0 magnitude, 1 phase, 2 real, 3 imaginary, kept as
+``GEImageType``), the diffusion b-value, ``ScanningSequence`` /
 ``SequenceVariant`` / ``ScanOptions``, the timing (TR, TE, TI), a contrast agent, and the
 words in ``SeriesDescription`` / ``ProtocolName`` / ``SequenceName``. The returned evidence
 holds the header values it used and the rule that decided, so a coordinator can check the
@@ -33,6 +35,7 @@ SUMMARY_KEYS = (
     "ContrastBolusAgent",
     "AcquisitionContrast",
     "Manufacturer",
+    "GEImageType",
 )
 """The header values :func:`classify` reads (top-level keywords of a classic MR image;
 :func:`header_summary` finds them in enhanced multi-frame groups too)."""
@@ -94,6 +97,34 @@ def _functional(ds: Any, group: str, keyword: str, frame: int = 0) -> Any:
     return None
 
 
+GE_IMAGE_TYPES = {0: "MAGNITUDE", 1: "PHASE", 2: "REAL", 3: "IMAGINARY"}
+"""GE's private image type (0043,102F): what each image of a series holds. A GE B0 map
+series holds the magnitude (0) and the field map in Hz (stored as phase, 1) together."""
+
+
+def ge_image_type(source: Any) -> int | None:
+    """GE's private image type (0043,102F) of a GE image, ``None`` where absent or not GE.
+
+    ``source`` is a pydicom ``Dataset`` or the loader's header values (with ``private``).
+    Read without the private creator (implicit VR), the value comes as two raw bytes.
+    """
+    if not str(source.get("Manufacturer", "") or "").upper().startswith("GE"):
+        return None
+    if hasattr(source, "private"):
+        value = source.private(0x0043, 0x102F)
+    else:
+        element = source.get(0x0043102F)
+        value = None if element is None else element.value
+    if isinstance(value, bytes):
+        value = int.from_bytes(value[:2], "little", signed=True) if len(value) >= 2 else None
+    elif value is not None and not isinstance(value, str | int) and len(value):
+        value = value[0]
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def header_summary(ds: Any, frame: int = 0) -> dict[str, Any]:
     """The values :func:`classify` needs, from a pydicom ``Dataset`` (classic or enhanced).
 
@@ -102,9 +133,14 @@ def header_summary(ds: Any, frame: int = 0) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key in SUMMARY_KEYS:
+        if key == "GEImageType":  # a private tag: read below
+            continue
         value = ds.get(key) if hasattr(ds, "get") else None
         if value is not None and value != "":
             out[key] = value
+    ge_type = ge_image_type(ds) if hasattr(ds, "get") else None
+    if ge_type is not None:
+        out["GEImageType"] = ge_type
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         frame_type = _functional(ds, "MRImageFrameTypeSequence", "FrameType", frame)
         if frame_type is not None:
@@ -184,18 +220,42 @@ _T1_WORDS = (
     "irfspgr",
 )
 _T2_WORDS = ("t2", "t2w", "t2wi", "t2 tse", "t2tse", "t2 frfse", "t2 space", "space t2")
-_T2STAR_WORDS = (
-    "t2*",
-    "t2 *",
-    "t2star",
-    "t2 star",
-    "gre t2*",
-    "hemo",
+_T2STAR_WORDS = ("t2*", "t2 *", "t2star", "t2 star", "gre t2*", "hemo")
+_FIELD_MAP_WORDS = (
     "fieldmap",
     "field map",
+    "field mapping",
     "b0map",
     "b0 map",
+    "b0",
+    "b0 ns",
+    "fmap",
 )
+_SCOUT_WORDS = (
+    "localizer",
+    "localiser",
+    "scout",
+    "survey",
+    "3 plane loc",
+    "3pl loc",
+    "3 pl loc",
+    "tri plane",
+    "aascout",
+    "aahead scout",
+    "loc",
+)
+_FIELD_MAP_TYPES = (
+    "FIELD_MAP",
+    "FIELDMAP",
+    "FIELDMAPHZ",
+    "B0MAP",
+    "B0_MAP",
+    "B0 MAP",
+    "PHASE_MAP",
+)
+_PHASE_TYPES = ("P", "PHASE", "PHA")
+_MAGNITUDE_TYPES = ("M", "MAGNITUDE", "MAG")
+_GE_TYPES = {0: "magnitude", 1: "phase", 2: "real", 3: "imaginary"}
 _GD_WORDS = (
     "+c",
     "+ c",
@@ -252,6 +312,33 @@ def classify(headers: Mapping[str, Any] | Any) -> tuple[SequenceClass, dict[str,
         evidence["rule"] = rule
         return kind, evidence
 
+    ge_type = summary.get("GEImageType")
+    ge_kind = _GE_TYPES.get(ge_type) if isinstance(ge_type, int) else None
+    if "LOCALIZER" in image_type:
+        return result(SequenceClass.SCOUT, "ImageType has LOCALIZER")
+    field_type = set(_FIELD_MAP_TYPES) & set(image_type)
+    if field_type:
+        return result(SequenceClass.FIELD_MAP, f"ImageType has {sorted(field_type)[0]}")
+    field_word = _has(text, *_FIELD_MAP_WORDS)
+    phase_type = set(_PHASE_TYPES) & set(image_type)
+    if ge_kind is not None and ge_kind != "magnitude" and field_word:
+        return result(
+            SequenceClass.FIELD_MAP,
+            f"GE image type {ge_type} ({ge_kind}) in a field map series "
+            f"(description has {field_word!r})",
+        )
+    if phase_type and field_word:
+        return result(
+            SequenceClass.FIELD_MAP,
+            f"ImageType has {sorted(phase_type)[0]} (phase) in a field map series "
+            f"(description has {field_word!r})",
+        )
+    if phase_type:
+        return result(SequenceClass.PHASE, f"ImageType has {sorted(phase_type)[0]} (phase)")
+    if ge_kind == "phase":
+        return result(SequenceClass.PHASE, "GE image type 1 (phase)")
+    if ge_kind in ("real", "imaginary"):
+        return result(SequenceClass.OTHER, f"GE image type {ge_type} ({ge_kind} part)")
     if "ADC" in image_type or (word := _has(text, *_ADC_WORDS)):
         why = "ImageType has ADC" if "ADC" in image_type else f"description has {word!r}"
         return result(SequenceClass.ADC, why)
@@ -259,9 +346,6 @@ def classify(headers: Mapping[str, Any] | Any) -> tuple[SequenceClass, dict[str,
         return result(SequenceClass.OTHER, "fractional anisotropy map (FA)")
     if "EADC" in image_type or _has(text, "eadc", "exp", "exponential"):
         return result(SequenceClass.OTHER, "exponential ADC map")
-    field_map = {"FIELD_MAP", "B0MAP", "B0_MAP", "PHASE_MAP"} & set(image_type)
-    if field_map:
-        return result(SequenceClass.OTHER, f"ImageType has {sorted(field_map)[0]} (field map)")
     diffusion_type = {"TRACEW", "DIFFUSION", "TRACE", "ISODWI", "DWI"} & set(image_type)
     if diffusion_type:
         return result(SequenceClass.DWI, f"ImageType has {sorted(diffusion_type)[0]}")
@@ -285,8 +369,21 @@ def classify(headers: Mapping[str, Any] | Any) -> tuple[SequenceClass, dict[str,
         if _has(text, "t1", "t1w") and not _has(text, "t2", "t2w"):
             return _t1(result, gd_word, has_agent, agent, "description has T1 and FLAIR")
         return result(SequenceClass.FLAIR, f"description has {word!r}")
-    if word := _has(text, *_T2STAR_WORDS, "b0", "b0 ns", "fmap", "b1map", "b1 map"):
-        return result(SequenceClass.OTHER, f"description has {word!r} (T2*/field map)")
+    if field_word:
+        magnitude = set(_MAGNITUDE_TYPES) & set(image_type)
+        if ge_kind == "magnitude" or magnitude:
+            why = "GE image type 0" if ge_kind == "magnitude" else f"ImageType has {min(magnitude)}"
+            return result(
+                SequenceClass.FIELD_MAP_MAGNITUDE,
+                f"{why} (magnitude) in a field map series (description has {field_word!r})",
+            )
+        return result(SequenceClass.FIELD_MAP, f"description has {field_word!r} (field map)")
+    if word := _has(text, *_SCOUT_WORDS):
+        return result(SequenceClass.SCOUT, f"description has {word!r} (localizer)")
+    if word := _has(text, "b1map", "b1 map", "tb1map", "b1"):
+        return result(SequenceClass.OTHER, f"description has {word!r} (B1 transmit map)")
+    if word := _has(text, *_T2STAR_WORDS):
+        return result(SequenceClass.OTHER, f"description has {word!r} (T2*)")
     if word := _has(text, *_T1_WORDS):
         return _t1(result, gd_word, has_agent, agent, f"description has {word!r}")
     if word := _has(text, *_T2_WORDS):
